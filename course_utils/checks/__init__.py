@@ -1,0 +1,43 @@
+"""Exercise checkers, one module per notebook: each prints a clear pass, what is wrong, or "not yet solved".
+
+A checker never raises on a wrong or missing answer, so a learner's notebook
+runs top to bottom. It prints its feedback and returns a ``Verdict`` whose
+``passed`` is True (right), False (wrong) or None (not tried yet).
+"""
+from __future__ import annotations
+
+
+class Verdict:
+    """The outcome of a check. It shows nothing itself in a notebook: the checker already printed why."""
+
+    def __init__(self, passed: bool | None, message: str):
+        self.passed, self.message = passed, message
+        print(message)
+
+    def __bool__(self) -> bool:
+        return self.passed is True
+
+    def _ipython_display_(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"Verdict(passed={self.passed})"
+
+
+def report(passed: bool, message: str) -> Verdict:
+    return Verdict(passed, ("✅ Correct. " if passed else "❌ Not yet right. ") + message)
+
+
+def not_solved(name: str) -> Verdict:
+    return Verdict(None, f"⏳ {name} is not yet solved: replace `raise NotImplementedError()` with your code "
+                         "and run the cell.")
+
+
+def call(fn, *args):
+    """Run the learner's function; (result, None), or (None, reason) when it cannot be judged."""
+    try:
+        return fn(*args), None
+    except NotImplementedError:
+        return None, "not solved"
+    except Exception as exc:  # the learner's code raised: show it as feedback, not a crash
+        return None, f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,129 @@
+"""Many configurations × seeds in one call, returned as a tidy table.
+
+The caller hands over a list (or a labelled dict) of ``Config`` and the seeds;
+how the runs are executed is this module's business, so it can train them in
+a batch without any notebook changing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from .config import Config
+from .data import Dataset
+from .models import build_model
+from .training import BAR_FORMAT, History, evaluate, fit
+
+
+@dataclass
+class SweepResult:
+    """``table`` has one row per (configuration, seed); ``histories``/``models`` follow its rows."""
+
+    table: "pandas.DataFrame"  # noqa: F821
+    histories: list[History]
+    models: list
+    interrupted: bool = False
+
+    def summary(self, by: str | Sequence[str] = "label", metrics: Sequence[str] | None = None):
+        """Mean and standard deviation of each metric over seeds, per configuration.
+
+        ``metrics`` defaults to the accuracies and the gap that the table has.
+        """
+        if metrics is None:
+            metrics = [m for m in ("train_acc", "val_acc", "test_acc", "gap") if m in self.table]
+        for kind, names in (("column", [by] if isinstance(by, str) else by), ("metric", metrics)):
+            for name in names:
+                if name not in self.table:
+                    raise ValueError(f"unknown {kind} {name!r}; the table has {', '.join(self.table.columns)}")
+        return self.table.groupby(list([by] if isinstance(by, str) else by), sort=False)[metrics].agg(["mean", "std"])
+
+    def values(self, metric: str, **where) -> np.ndarray:
+        """One metric's per-seed values for the rows matching ``where`` (e.g. ``label="L2"``)."""
+        if metric not in self.table:
+            raise ValueError(f"unknown metric {metric!r}; the table has {', '.join(self.table.columns)}")
+        rows = self.table
+        for column, value in where.items():
+            if column not in rows:
+                raise ValueError(f"unknown column {column!r}; the table has {', '.join(self.table.columns)}")
+            rows = rows[rows[column] == value]
+        if rows.empty:
+            raise ValueError(f"no rows match {where}")
+        return rows[metric].to_numpy()
+
+
+def _varying(configs: Sequence[Config]) -> list[str]:
+    """The Config fields (other than the seed) whose value differs between configurations."""
+    return [name for name in Config.field_names()
+            if name != "seed" and len({getattr(c, name) for c in configs}) > 1]
+
+
+def _labelled(configs) -> list[tuple[str, Config]]:
+    if isinstance(configs, Config):
+        configs = [configs]
+    items = list(configs.items()) if isinstance(configs, Mapping) else [(None, c) for c in configs]
+    if not items:
+        raise ValueError("configs is empty: give at least one Config")
+    for _, config in items:
+        if not isinstance(config, Config):
+            raise TypeError(f"every configuration must be a course_utils.Config; got {type(config).__name__}")
+    varying = _varying([c for _, c in items])
+    return [(label if label is not None else ", ".join(f"{n}={getattr(c, n)}" for n in varying) or "base", c)
+            for label, c in items]
+
+
+def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bool = True) -> SweepResult:
+    """Train every configuration with every seed; return a table of final metrics.
+
+    Each row records the configuration's label, every field that varies, the
+    seed, the final (or restored best) train/val/test metrics and
+    ``gap = train_acc - val_acc`` (or ``test_acc`` when there is no validation set).
+    """
+    import pandas as pd
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a course_utils.data.Dataset; got {type(data).__name__}")
+    labelled = _labelled(configs)
+    seeds = list(seeds)
+    if not seeds or not all(isinstance(s, (int, np.integer)) and s >= 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of non-negative integers; got {seeds!r}")
+    varying = _varying([c for _, c in labelled])
+    n_inputs = int(np.prod(data.x_train.shape[1:]))  # (n, features) or (n, 1, length)
+    n_outputs = data.n_classes if data.is_classification else 1
+    rows, histories, models = [], [], []
+    bar = tqdm(total=len(labelled) * len(seeds), desc="sweep", unit="runs", bar_format=BAR_FORMAT,
+               disable=not progress, file=sys.stderr)
+    interrupted = False
+    try:
+        for label, config in labelled:
+            for seed in seeds:
+                run = dataclasses.replace(config, seed=int(seed))
+                model = build_model(run, n_inputs, n_outputs)
+                history = fit(model, data, run, progress=False)
+                if history.interrupted:
+                    raise KeyboardInterrupt
+                rows.append(_row(label, run, varying, history, model, data))
+                histories.append(history)
+                models.append(model)
+                bar.update()
+    except KeyboardInterrupt:
+        interrupted = True
+        print(f"Sweep interrupted: the {len(rows)} finished run(s) are kept.")
+    finally:
+        bar.close()
+    return SweepResult(pd.DataFrame(rows), histories, models, interrupted)
+
+
+def _row(label, run: Config, varying, history: History, model, data: Dataset) -> dict:
+    row = {"label": label, **{n: getattr(run, n) for n in varying}, "seed": run.seed,
+           "epochs": history.epochs, "best_epoch": history.best_epoch, "diverged": history.diverged}
+    for split in ("train", "val", "test"):
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        if x is not None:
+            metrics = evaluate(model, x, y)
+            row[f"{split}_loss"], row[f"{split}_acc"] = metrics["loss"], metrics["acc"]
+    row["gap"] = row["train_acc"] - row.get("val_acc", row["test_acc"])
+    return row

@@ -1,0 +1,179 @@
+"""Re-execute notebooks in place and report each one's wall time and peak memory.
+
+Usage (from the repository root; `make execute` runs it with the test settings):
+
+    python scripts/execute_notebooks.py notebooks/*.ipynb
+
+Each notebook runs top to bottom in a fresh kernel whose working directory is
+the notebook's folder. The kernel is always the interpreter running this
+script (like nbval's --nbval-current-env), whatever kernelspecs are installed
+elsewhere. A notebook is written back only if every cell ran without error;
+the first error stops the run with exit status 1, leaving that notebook as it
+was on disk.
+
+Peak memory is the resident set size (RSS) of the kernel and all its child
+processes, sampled every 50 ms, and at least the kernel's own high-water mark
+where the operating system reports one (Linux).
+"""
+
+import argparse
+import glob
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import zmq
+from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
+from traitlets import default
+
+KERNEL_NAME = "python3"
+CELL_TIMEOUT_SECONDS = 600
+SAMPLE_SECONDS = 0.05
+
+
+class CurrentInterpreterKernelSpecs(KernelSpecManager):
+    """Kernelspecs in which "python3" always means this very interpreter."""
+
+    def get_kernel_spec(self, kernel_name):
+        if kernel_name == KERNEL_NAME:
+            return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
+        return super().get_kernel_spec(kernel_name)
+
+
+class CurrentInterpreterKernelManager(AsyncKernelManager):
+    """The kernel manager nbclient creates: kernels from the specs above, and
+    CurveZMQ-encrypted kernel traffic wherever pyzmq supports it."""
+
+    @default("kernel_spec_manager")
+    def _default_kernel_spec_manager(self):
+        return CurrentInterpreterKernelSpecs(data_dir=self.data_dir)
+
+    @default("transport_encryption")
+    def _default_transport_encryption(self):
+        return "auto" if zmq.has("curve") else "disabled"
+
+
+class PeakMemory:
+    """Track the peak RSS, in bytes, of a process and its descendants.
+
+    A background thread samples the process tree until `stop` is called.
+    """
+
+    def __init__(self):
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self, pid):
+        self._thread = threading.Thread(target=self._sample, args=(pid,), daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _sample(self, pid):
+        try:
+            root = psutil.Process(pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop.is_set():
+            try:
+                tree = [root, *root.children(recursive=True)]
+                total = 0
+                for process in tree:
+                    try:
+                        total += process.memory_info().rss
+                    except psutil.NoSuchProcess:
+                        pass  # a child that ended between listing and reading
+                self.peak_bytes = max(self.peak_bytes, total, high_water_mark(pid))
+            except psutil.NoSuchProcess:
+                return  # the kernel has shut down
+            self._stop.wait(SAMPLE_SECONDS)
+
+
+def high_water_mark(pid):
+    """Peak RSS in bytes the kernel has ever had (Linux VmHWM), or 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # reported in kB
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def expand(patterns):
+    """Notebook paths from arguments; a pattern the shell left unexpanded is globbed here."""
+    paths = []
+    for pattern in patterns:
+        if Path(pattern).exists():
+            paths.append(Path(pattern))
+        elif glob.has_magic(pattern):
+            paths.extend(Path(p) for p in sorted(glob.glob(pattern)))
+        else:
+            sys.exit(f"No such notebook: {pattern}")
+    return paths
+
+
+def execute(path):
+    """Run one notebook in place; return (seconds, peak bytes)."""
+    notebook = nbformat.read(path, as_version=4)
+    memory = PeakMemory()
+    client = NotebookClient(
+        notebook,
+        kernel_manager_class=CurrentInterpreterKernelManager,
+        kernel_name=KERNEL_NAME,
+        timeout=CELL_TIMEOUT_SECONDS,
+        # Timing metadata changes on every run and would churn the stored notebooks.
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent.resolve())}},
+        on_notebook_start=lambda notebook: memory.start(client.km.provisioner.process.pid),
+    )
+    start = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        memory.stop()
+    seconds = time.perf_counter() - start
+    nbformat.write(notebook, path)
+    return seconds, memory.peak_bytes
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", help="notebook files or glob patterns")
+    args = parser.parse_args(argv)
+
+    paths = expand(args.notebooks)
+    if not paths:
+        print("No notebooks to execute.")
+        return 0
+
+    width = max(len("notebook"), *(len(str(p)) for p in paths))
+    print(f"{'notebook':<{width}}  {'seconds':>8}  {'peak MB':>8}", flush=True)
+    total_seconds = 0.0
+    for path in paths:
+        try:
+            seconds, peak_bytes = execute(path)
+        except (CellExecutionError, CellTimeoutError) as error:
+            print(f"{str(path):<{width}}  FAILED; the notebook was not written\n\n{error}",
+                  file=sys.stderr)
+            return 1
+        total_seconds += seconds
+        print(f"{str(path):<{width}}  {seconds:8.1f}  {peak_bytes / 2**20:8.0f}", flush=True)
+    print(f"{'total':<{width}}  {total_seconds:8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Shared fixtures of the unit tests: one torch thread, a headless plot backend, small synthetic data."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot is imported anywhere: no display in CI
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from hypothesis import settings
+
+import course_utils
+from course_utils.data import DATA_DIR, Dataset
+
+# Property tests run the same examples every time (no flaky CI, no example
+# database written into the repository) and may take as long as torch needs.
+settings.register_profile("course", derandomize=True, database=None, deadline=None, max_examples=60)
+settings.load_profile("course")
+
+MNIST1D_PATH = DATA_DIR / "mnist1d.npz"
+needs_mnist1d = pytest.mark.skipif(not MNIST1D_PATH.exists(), reason="data/mnist1d.npz has not been generated")
+
+
+@pytest.fixture(autouse=True)
+def _reproducible():
+    """Every test starts from the notebook set-up: seeded RNGs, one thread, deterministic kernels."""
+    course_utils.setup(0)
+    yield
+    plt.close("all")
+
+
+def make_classification(n_train=60, n_val=30, n_test=30, n_features=8, n_classes=3, seed=0, length=None):
+    """Gaussian blobs, one centre per class; ``length`` gives 1-D sequences for the CNN instead."""
+    rng = np.random.default_rng(seed)
+    width = length or n_features
+    centres = rng.normal(0.0, 1.5, (n_classes, width))
+
+    def part(n):
+        y = np.arange(n) % n_classes  # balanced classes
+        x = centres[y] + rng.standard_normal((n, width))
+        return x.astype(np.float32), y.astype(np.int64)
+
+    (xt, yt), (xv, yv), (xs, ys) = part(n_train), part(n_val), part(n_test)
+    return Dataset(xt, yt, xs, ys, x_val=xv, y_val=yv, name="blobs")
+
+
+def make_regression(n_train=40, n_val=20, n_test=20, n_features=5, noise=0.1, seed=0):
+    """y = x·w + noise with a fixed w."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(n_features)
+
+    def part(n):
+        x = rng.standard_normal((n, n_features))
+        return x.astype(np.float32), (x @ w + noise * rng.standard_normal(n)).astype(np.float32)
+
+    (xt, yt), (xv, yv), (xs, ys) = part(n_train), part(n_val), part(n_test)
+    return Dataset(xt, yt, xs, ys, x_val=xv, y_val=yv, name="linear")
+
+
+@pytest.fixture
+def blobs() -> Dataset:
+    return make_classification()
+
+
+@pytest.fixture
+def linear_data() -> Dataset:
+    return make_regression()
+
+
+def flat_parameters(model: torch.nn.Module) -> torch.Tensor:
+    """All parameters and buffers of a model as one detached vector, for comparing runs."""
+    return torch.cat([t.detach().reshape(-1).double() for t in model.state_dict().values()])
