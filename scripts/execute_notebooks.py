@@ -36,6 +36,10 @@ from traitlets import default
 KERNEL_NAME = "python3"
 CELL_TIMEOUT_SECONDS = 600
 SAMPLE_SECONDS = 0.05
+# The course's budget on a 2-core laptop: measured here and reported, not asserted.
+BUDGET_SECONDS_PER_NOTEBOOK = 90
+BUDGET_MB_PER_NOTEBOOK = 1536
+BUDGET_SECONDS_TOTAL = 8 * 60
 
 
 class CurrentInterpreterKernelSpecs(KernelSpecManager):
@@ -162,6 +166,7 @@ def main(argv=None):
     width = max(len("notebook"), *(len(str(p)) for p in paths))
     print(f"{'notebook':<{width}}  {'seconds':>8}  {'peak MB':>8}", flush=True)
     total_seconds = 0.0
+    over_budget = []
     for path in paths:
         try:
             seconds, peak_bytes = execute(path)
@@ -170,8 +175,16 @@ def main(argv=None):
                   file=sys.stderr)
             return 1
         total_seconds += seconds
-        print(f"{str(path):<{width}}  {seconds:8.1f}  {peak_bytes / 2**20:8.0f}", flush=True)
+        megabytes = peak_bytes / 2**20
+        over = seconds > BUDGET_SECONDS_PER_NOTEBOOK or megabytes > BUDGET_MB_PER_NOTEBOOK
+        over_budget += [path.name] if over else []
+        print(f"{str(path):<{width}}  {seconds:8.1f}  {megabytes:8.0f}{'  OVER BUDGET' if over else ''}",
+              flush=True)
     print(f"{'total':<{width}}  {total_seconds:8.1f}")
+    print(f"budget: {BUDGET_SECONDS_PER_NOTEBOOK} s and {BUDGET_MB_PER_NOTEBOOK} MB per notebook, "
+          f"{BUDGET_SECONDS_TOTAL} s in all: "
+          + ("met" if not over_budget and total_seconds <= BUDGET_SECONDS_TOTAL
+             else f"NOT met ({', '.join(over_budget) or 'total time'})"))
     return 0
 
 
