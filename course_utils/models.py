@@ -49,6 +49,7 @@ class MLP(nn.Sequential):
         check_choice(activation, "activation", ACTIVATIONS)
         check_rate(dropout, "dropout")
         check_rate(input_dropout, "input_dropout")
+        check_nonnegative(input_noise, "input_noise")
         layers: list[nn.Module] = [nn.Flatten()]
         if input_noise > 0:
             layers.append(GaussianNoise(input_noise))
@@ -78,6 +79,7 @@ class CNN1d(nn.Module):
         check_positive_int(n_outputs, "n_outputs")
         check_choice(activation, "activation", ACTIVATIONS)
         check_rate(dropout, "dropout")
+        check_nonnegative(input_noise, "input_noise")
         layers: list[nn.Module] = [GaussianNoise(input_noise)] if input_noise > 0 else []
         c_in = 1
         for c_out in channels:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from torch import nn
 from tqdm import tqdm
 
 from .config import Config
@@ -40,7 +41,7 @@ class SweepResult:
             for name in names:
                 if name not in self.table:
                     raise ValueError(f"unknown {kind} {name!r}; the table has {', '.join(self.table.columns)}")
-        return self.table.groupby(list([by] if isinstance(by, str) else by), sort=False)[metrics].agg(["mean", "std"])
+        return self.table.groupby(list([by] if isinstance(by, str) else by), sort=False)[list(metrics)].agg(["mean", "std"])
 
     def values(self, metric: str, **where) -> np.ndarray:
         """One metric's per-seed values for the rows matching ``where`` (e.g. ``label="L2"``)."""
@@ -76,8 +77,13 @@ def _labelled(configs) -> list[tuple[str, Config]]:
             for label, c in items]
 
 
-def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bool = True) -> SweepResult:
+def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bool = True,
+          model_fn: Callable[[Config, int, int], nn.Module] = build_model) -> SweepResult:
     """Train every configuration with every seed; return a table of final metrics.
+
+    ``model_fn(config, n_inputs, n_outputs)`` builds each run's network; the
+    default builds the course's MLP/CNN from the config. Pass your own to sweep
+    a network with a layer built in a notebook (seed it from ``config.seed``).
 
     Each row records the configuration's label, every field that varies, the
     seed, the final (or restored best) train/val/test metrics and
@@ -101,7 +107,7 @@ def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bo
         for label, config in labelled:
             for seed in seeds:
                 run = dataclasses.replace(config, seed=int(seed))
-                model = build_model(run, n_inputs, n_outputs)
+                model = model_fn(run, n_inputs, n_outputs)
                 history = fit(model, data, run, progress=False)
                 if history.interrupted:
                     raise KeyboardInterrupt

@@ -22,7 +22,7 @@ def check_diagnose(diagnose) -> Verdict:
             return not_solved("diagnose")
         if problem:
             return report(False, f"diagnose{args} raised {problem}")
-        if answer != expected:
+        if not (isinstance(answer, str) and answer == expected):
             return report(False, f"diagnose(train_error={args[0]}, val_error={args[1]}, target_error={args[2]}, "
                                   f"max_gap={args[3]}) returned {answer!r}; expected {expected!r}: {why}")
     return report(True, "You diagnose underfitting from the training error and overfitting from the gap.")
@@ -43,7 +43,7 @@ def check_select_degree(select_degree) -> Verdict:
         return not_solved("select_degree")
     if problem:
         return report(False, f"select_degree raised {problem}")
-    if answer not in degrees:
+    if not isinstance(answer, (int, np.integer)) or answer not in degrees:
         return report(False, f"select_degree returned {answer!r}; it must return one of the degrees {degrees}.")
     chosen = degrees.index(answer)
     if val_errors[chosen] <= 1.02 * val_errors.min():

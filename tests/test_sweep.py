@@ -1,0 +1,185 @@
+"""sweep: configurations × seeds, its table, summary and values, labels, errors and Ctrl-C."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from conftest import make_classification
+from course_utils import Config, Dataset, build_model, evaluate, fit, sweep
+from course_utils import training
+from course_utils.sweep import SweepResult
+
+BASE = Config(hidden=(8,), epochs=2, batch_size=20, lr=0.01)
+
+
+@pytest.fixture(scope="module")
+def result() -> SweepResult:
+    data = make_classification()
+    configs = {"plain": BASE, "dropout": replace(BASE, dropout=0.5), "L2": replace(BASE, l2=0.01)}
+    return sweep(configs, data, seeds=(0, 1, 2), progress=False)
+
+
+def test_one_row_per_config_and_seed(result):
+    table = result.table
+    assert len(table) == 9 == len(result.histories) == len(result.models)
+    assert table["label"].tolist() == ["plain"] * 3 + ["dropout"] * 3 + ["L2"] * 3
+    assert table["seed"].tolist() == [0, 1, 2] * 3
+    assert table["dropout"].tolist() == [0.0] * 3 + [0.5] * 3 + [0.0] * 3
+    assert table["l2"].tolist() == [0.0] * 6 + [0.01] * 3
+    assert not result.interrupted
+
+
+def test_only_varying_fields_become_columns(result):
+    assert {"dropout", "l2"} <= set(result.table.columns)
+    assert not {"lr", "hidden", "optimizer", "weight_decay"} & set(result.table.columns)
+
+
+def test_gap_is_train_minus_validation_accuracy(result):
+    table = result.table
+    np.testing.assert_allclose(table["gap"], table["train_acc"] - table["val_acc"])
+    assert {"train_loss", "val_loss", "test_loss", "test_acc", "epochs", "best_epoch", "diverged"} <= set(table)
+
+
+def test_rows_follow_models_and_histories(result):
+    data = make_classification()
+    for i, row in result.table.iterrows():
+        model, history = result.models[i], result.histories[i]
+        assert row["epochs"] == history.epochs == 2
+        assert row["val_acc"] == pytest.approx(evaluate(model, data.x_val, data.y_val)["acc"])
+        assert row["test_acc"] == pytest.approx(evaluate(model, data.x_test, data.y_test)["acc"])
+        assert row["val_acc"] == pytest.approx(history.val_acc[-1])
+
+
+def test_each_run_is_the_fit_of_its_config_and_seed(result):
+    data = make_classification()
+    run = replace(BASE, dropout=0.5, seed=1)
+    model = build_model(run, 8, 3)
+    history = fit(model, data, run, progress=False)
+    row = result.table.iloc[4]
+    assert (row["label"], row["seed"]) == ("dropout", 1)
+    assert row["val_loss"] == pytest.approx(history.val_loss[-1], rel=1e-5)
+    assert row["train_acc"] == pytest.approx(history.train_acc[-1])
+
+
+def test_seeds_give_different_runs(result):
+    assert result.table.loc[result.table["label"] == "plain", "val_loss"].nunique() == 3
+
+
+def test_summary(result):
+    summary = result.summary()
+    assert list(summary.index) == ["plain", "dropout", "L2"]
+    assert list(summary.columns) == [(m, s) for m in ("train_acc", "val_acc", "test_acc", "gap")
+                                     for s in ("mean", "std")]
+    dropout = result.table[result.table["label"] == "dropout"]
+    assert summary.loc["dropout", ("val_acc", "mean")] == pytest.approx(dropout["val_acc"].mean())
+    assert summary.loc["dropout", ("gap", "std")] == pytest.approx(dropout["gap"].std(ddof=1))
+
+
+def test_summary_by_other_columns_and_metrics(result):
+    summary = result.summary(by=["dropout", "l2"], metrics=("val_loss",))
+    assert list(summary.columns) == [("val_loss", "mean"), ("val_loss", "std")]
+    assert len(summary) == 3
+
+
+def test_summary_errors(result):
+    with pytest.raises(ValueError, match="unknown column 'optimizer'; the table has label, dropout, l2, seed"):
+        result.summary(by="optimizer")
+    with pytest.raises(ValueError, match="unknown metric 'val_accuracy'; the table has"):
+        result.summary(metrics=["val_acc", "val_accuracy"])
+
+
+def test_values(result):
+    values = result.values("val_acc", label="L2")
+    assert isinstance(values, np.ndarray) and len(values) == 3
+    np.testing.assert_array_equal(values, result.table["val_acc"].to_numpy()[6:])
+    assert len(result.values("gap")) == 9
+    assert result.values("val_acc", label="plain", seed=2) == pytest.approx([result.table["val_acc"][2]])
+
+
+def test_values_errors(result):
+    with pytest.raises(ValueError, match="unknown metric 'accuracy'; the table has label, dropout"):
+        result.values("accuracy")
+    with pytest.raises(ValueError, match="unknown column 'name'; the table has"):
+        result.values("val_acc", name="L2")
+    with pytest.raises(ValueError, match=r"no rows match \{'label': 'L1'\}"):
+        result.values("val_acc", label="L1")
+
+
+class TestLabels:
+    data = make_classification(n_train=30, n_val=15, n_test=15)
+
+    def test_auto_labels_name_the_varying_field(self):
+        out = sweep([replace(BASE, dropout=p) for p in (0.0, 0.25)], self.data, seeds=[0], progress=False)
+        assert out.table["label"].tolist() == ["dropout=0.0", "dropout=0.25"]
+
+    def test_auto_labels_with_two_varying_fields(self):
+        configs = [BASE, replace(BASE, dropout=0.25, l1=0.001)]
+        out = sweep(configs, self.data, seeds=[0], progress=False)
+        assert out.table["label"].tolist() == ["dropout=0.0, l1=0.0", "dropout=0.25, l1=0.001"]
+
+    def test_single_config(self):
+        out = sweep(BASE, self.data, seeds=[3, 4], progress=False)
+        assert out.table["label"].tolist() == ["base", "base"]
+        assert out.table["seed"].tolist() == [3, 4]
+
+    def test_numpy_seeds(self):
+        out = sweep(BASE, self.data, seeds=np.arange(2), progress=False)
+        assert out.table["seed"].tolist() == [0, 1]
+
+
+def test_gap_without_validation_uses_the_test_set():
+    full = make_classification(n_train=30, n_val=15, n_test=15)
+    data = Dataset(full.x_train, full.y_train, full.x_test, full.y_test)
+    out = sweep(BASE, data, seeds=[0], progress=False)
+    assert "val_acc" not in out.table
+    np.testing.assert_allclose(out.table["gap"], out.table["train_acc"] - out.table["test_acc"])
+    assert list(out.summary().columns.get_level_values(0).unique()) == ["train_acc", "test_acc", "gap"]
+
+
+def test_cnn_on_sequences_with_a_channel_axis():
+    flat = make_classification(n_train=30, n_val=15, n_test=15, length=20)
+    data = Dataset(flat.x_train[:, None, :], flat.y_train, flat.x_test[:, None, :], flat.y_test,
+                   x_val=flat.x_val[:, None, :], y_val=flat.y_val)
+    out = sweep(Config(model="cnn", hidden=(4,), epochs=1, batch_size=15), data, seeds=[0], progress=False)
+    assert out.models[0].readout.in_features == 4 * 10  # length 20 after one stride-2 conv
+
+
+@pytest.mark.parametrize("configs, seeds, error, message", [
+    ([], (0,), ValueError, "configs is empty"),
+    ({}, (0,), ValueError, "configs is empty"),
+    ([BASE, {"lr": 0.1}], (0,), TypeError, "every configuration must be a course_utils.Config; got dict"),
+    (BASE, (), ValueError, "seeds must be a non-empty list of non-negative integers"),
+    (BASE, (0, -1), ValueError, r"seeds must be .*; got \[0, -1\]"),
+    (BASE, (0.5,), ValueError, "seeds must be a non-empty list of non-negative integers"),
+])
+def test_bad_arguments(configs, seeds, error, message):
+    with pytest.raises(error, match=message):
+        sweep(configs, make_classification(n_train=30), seeds=seeds, progress=False)
+
+
+def test_data_must_be_a_dataset():
+    with pytest.raises(TypeError, match="data must be a course_utils.data.Dataset; got tuple"):
+        sweep(BASE, (np.zeros((4, 2)), np.zeros(4)), progress=False)
+
+
+@pytest.mark.parametrize("interrupt_at", [5, 6])  # the first or the second epoch of the third run
+def test_ctrl_c_keeps_finished_runs(monkeypatch, capsys, interrupt_at):
+    real, calls = training.train_epoch, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == interrupt_at:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_epoch", flaky)
+    configs = [BASE, replace(BASE, dropout=0.5)]  # 2 epochs per run: runs 1 and 2 use calls 1-4
+    out = sweep(configs, make_classification(n_train=30), seeds=(0, 1), progress=False)
+    assert out.interrupted
+    assert len(out.table) == len(out.histories) == len(out.models) == 2
+    assert out.table["seed"].tolist() == [0, 1] and out.table["dropout"].tolist() == [0.0, 0.0]
+    assert all(not h.interrupted for h in out.histories)
+    printed = capsys.readouterr().out
+    assert "Sweep interrupted: the 2 finished run(s) are kept." in printed
