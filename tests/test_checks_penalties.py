@@ -1,0 +1,76 @@
+"""The checkers of notebook 03 accept the right answers and explain the usual wrong ones."""
+from __future__ import annotations
+
+import numpy as np
+
+from course_utils.checks.penalties import check_adam_step, check_soft_threshold
+
+
+def soft_threshold(z, t):
+    return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
+
+
+def test_soft_threshold_right(capsys):
+    assert check_soft_threshold(soft_threshold).passed is True
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_soft_threshold_not_solved(capsys):
+    def unsolved(z, t):
+        raise NotImplementedError()
+    assert check_soft_threshold(unsolved).passed is None
+    assert "not yet solved" in capsys.readouterr().out
+
+
+def test_soft_threshold_wrong_answers(capsys):
+    wrong = {
+        "hard": (lambda z, t: np.where(np.abs(z) > t, z, 0.0), "hard"),
+        "no sign": (lambda z, t: np.maximum(z - t, 0.0), "sign"),
+        "no clip": (lambda z, t: np.sign(z) * (np.abs(z) - t), "exactly 0"),
+        "ridge": (lambda z, t: z / (1 + t), "L2"),
+        "scalar": (lambda z, t: 0.0, "shape"),
+        "crash": (lambda z, t: z.nonexistent, "AttributeError"),
+        "off": (lambda z, t: soft_threshold(z, t) + 0.1 * (np.abs(z) > 2), "expected"),
+    }
+    for name, (fn, phrase) in wrong.items():
+        verdict = check_soft_threshold(fn)
+        assert verdict.passed is False, name
+        assert phrase in capsys.readouterr().out, name
+
+
+def adam_step(w, grad, m, v, t, lr, weight_decay, decoupled, *, coupled_swap=False, bias_correction=True,
+              ignore_decay=False):
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    decoupled = decoupled != coupled_swap
+    if not ignore_decay:
+        if decoupled:
+            w = w - lr * weight_decay * w
+        else:
+            grad = grad + weight_decay * w
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad ** 2
+    m_hat, v_hat = (m / (1 - beta1 ** t), v / (1 - beta2 ** t)) if bias_correction else (m, v)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def test_adam_step_right(capsys):
+    assert check_adam_step(adam_step).passed is True
+
+
+def test_adam_step_wrong_answers(capsys):
+    cases = {
+        "swapped": (lambda *a: adam_step(*a, coupled_swap=True), "*other* kind of decay"),
+        "no bias correction": (lambda *a: adam_step(*a, bias_correction=False), "bias correction"),
+        "no decay": (lambda *a: adam_step(*a, ignore_decay=True), "ignores weight_decay"),
+        "returns w only": (lambda *a: adam_step(*a)[0], "tuple"),
+        "crash": (lambda *a: 1 / 0, "ZeroDivisionError"),
+    }
+    for name, (fn, phrase) in cases.items():
+        assert check_adam_step(fn).passed is False, name
+        assert phrase in capsys.readouterr().out, name
+
+
+def test_adam_step_not_solved():
+    def unsolved(*args):
+        raise NotImplementedError()
+    assert check_adam_step(unsolved).passed is None
