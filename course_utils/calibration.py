@@ -1,0 +1,90 @@
+"""Calibration: does a classifier's confidence match how often it is right?
+
+A model is calibrated when, among the predictions it makes with confidence
+0.8, about 80 % are correct. Predictions are grouped into equal-width bins of
+confidence; the expected calibration error (ECE, Naeini et al. 2015; Guo et
+al. 2017) is the average |accuracy − confidence| over bins, weighted by how
+many predictions fall in each.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import check_array, check_labels, check_positive_int, check_same_length
+
+
+def softmax(logits) -> np.ndarray:
+    """Class probabilities from logits (n_samples, n_classes), computed stably."""
+    logits = check_array(logits, "logits", ndim=2)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _check_probabilities(probabilities, labels):
+    probabilities = check_array(probabilities, "probabilities", ndim=2)
+    labels = check_labels(labels, "labels")
+    check_same_length(probabilities=probabilities, labels=labels)
+    if probabilities.min() < 0 or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError("probabilities must be non-negative rows that sum to 1; "
+                         "pass logits through course_utils.calibration.softmax first")
+    if labels.max() >= probabilities.shape[1]:
+        raise ValueError(f"labels go up to {labels.max()} but probabilities have only "
+                         f"{probabilities.shape[1]} columns (classes)")
+    return probabilities, labels
+
+
+@dataclass(frozen=True)
+class ReliabilityCurve:
+    """Per confidence bin: mean confidence, accuracy and number of predictions (empty bins hold NaN and 0)."""
+
+    edges: np.ndarray       # n_bins + 1 bin edges from 0 to 1
+    confidence: np.ndarray  # mean top-class probability in each bin
+    accuracy: np.ndarray    # fraction of correct top-class predictions in each bin
+    counts: np.ndarray      # predictions in each bin
+
+
+def reliability_curve(probabilities, labels, n_bins: int = 10) -> ReliabilityCurve:
+    """Bin predictions by confidence (their top-class probability) into ``n_bins`` equal-width bins.
+
+    Bins are ``(edge[b], edge[b+1]]``, with the first one closed on the left.
+    """
+    probabilities, labels = _check_probabilities(probabilities, labels)
+    n_bins = check_positive_int(n_bins, "n_bins")
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
+    counts = np.bincount(which, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_confidence = np.bincount(which, weights=confidence, minlength=n_bins) / counts
+        accuracy = np.bincount(which, weights=correct, minlength=n_bins) / counts
+    return ReliabilityCurve(edges, mean_confidence, accuracy, counts)
+
+
+def expected_calibration_error(probabilities, labels, n_bins: int = 10) -> float:
+    """ECE = Σ_b (n_b / n) · |accuracy_b − confidence_b| over non-empty confidence bins; 0 is perfect."""
+    curve = reliability_curve(probabilities, labels, n_bins)
+    filled = curve.counts > 0
+    weights = curve.counts[filled] / curve.counts.sum()
+    return float(np.sum(weights * np.abs(curve.accuracy[filled] - curve.confidence[filled])))
+
+
+def plot_reliability(probabilities, labels, n_bins: int = 10, ax=None, label: str = "", color=None):
+    """Reliability diagram: accuracy against confidence per bin; the diagonal is perfect calibration.
+
+    Points below the diagonal are over-confident bins. Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+    curve = reliability_curve(probabilities, labels, n_bins)
+    ece = expected_calibration_error(probabilities, labels, n_bins)
+    ax = ax if ax is not None else plt.subplots()[1]
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=1)
+    filled = curve.counts > 0
+    ax.plot(curve.confidence[filled], curve.accuracy[filled], marker="o", markersize=4, color=color,
+            label=f"{label + ': ' if label else ''}ECE {ece:.3f}")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (top-class probability)", ylabel="accuracy")
+    ax.legend(loc="upper left")
+    return ax
