@@ -78,12 +78,16 @@ def _labelled(configs) -> list[tuple[str, Config]]:
 
 
 def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bool = True,
-          model_fn: Callable[[Config, int, int], nn.Module] = build_model) -> SweepResult:
+          model_fn: Callable[[Config, int, int], nn.Module] = build_model,
+          track_validation: bool = True) -> SweepResult:
     """Train every configuration with every seed; return a table of final metrics.
 
     ``model_fn(config, n_inputs, n_outputs)`` builds each run's network; the
     default builds the course's MLP/CNN from the config. Pass your own to sweep
     a network with a layer built in a notebook (seed it from ``config.seed``).
+    ``track_validation=False`` skips the per-epoch validation pass (and so
+    early stopping and per-epoch validation curves) when only the final
+    metrics matter; the table still reports them.
 
     Each row records the configuration's label, every field that varies, the
     seed, the final (or restored best) train/val/test metrics and
@@ -99,6 +103,9 @@ def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bo
     varying = _varying([c for _, c in labelled])
     n_inputs = int(np.prod(data.x_train.shape[1:]))  # (n, features) or (n, 1, length)
     n_outputs = data.n_classes if data.is_classification else 1
+    if not track_validation and any(c.patience is not None for _, c in labelled):
+        raise ValueError("early stopping (patience) needs track_validation=True")
+    train_data = data if track_validation else dataclasses.replace(data, x_val=None, y_val=None)
     rows, histories, models = [], [], []
     bar = tqdm(total=len(labelled) * len(seeds), desc="sweep", unit="runs", bar_format=BAR_FORMAT,
                disable=not progress, file=sys.stderr)
@@ -108,7 +115,7 @@ def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bo
             for seed in seeds:
                 run = dataclasses.replace(config, seed=int(seed))
                 model = model_fn(run, n_inputs, n_outputs)
-                history = fit(model, data, run, progress=False)
+                history = fit(model, train_data, run, progress=False)
                 if history.interrupted:
                     raise KeyboardInterrupt
                 rows.append(_row(label, run, varying, history, model, data))

@@ -183,3 +183,28 @@ def test_ctrl_c_keeps_finished_runs(monkeypatch, capsys, interrupt_at):
     assert all(not h.interrupted for h in out.histories)
     printed = capsys.readouterr().out
     assert "Sweep interrupted: the 2 finished run(s) are kept." in printed
+
+
+def test_model_fn_builds_each_run():
+    """A custom builder is called with each run's config (seed included) and its model is trained."""
+    data = make_classification()
+    seen = []
+
+    def wider(config, n_inputs, n_outputs):
+        seen.append(config.seed)
+        return build_model(replace(config, hidden=(24,)), n_inputs, n_outputs)
+
+    out = sweep([Config(hidden=(8,), epochs=2)], data, seeds=[3, 4], progress=False, model_fn=wider)
+    assert seen == [3, 4]
+    assert all(m[0].out_features == 24 for m in (list(model.children())[1:2] for model in out.models))
+
+
+def test_without_validation_tracking_final_metrics_are_still_reported():
+    data = make_classification()
+    config = Config(hidden=(8,), epochs=3)
+    tracked = sweep([config], data, seeds=[0], progress=False)
+    untracked = sweep([config], data, seeds=[0], progress=False, track_validation=False)
+    assert untracked.histories[0].val_loss == [] and len(tracked.histories[0].val_loss) == 3
+    assert untracked.table["val_acc"].iloc[0] == pytest.approx(tracked.table["val_acc"].iloc[0], abs=1e-6)
+    with pytest.raises(ValueError, match="track_validation=True"):
+        sweep([replace(config, patience=2)], data, seeds=[0], progress=False, track_validation=False)
