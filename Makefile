@@ -22,8 +22,18 @@ endif
 # JupyterLab refuses to run as root without this flag.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 START_PAGE := notebooks/00_start_here.ipynb
+# The flags of `make lab`, in one place: tests/test_lab.py reads them with
+# `make -s print-lab-args` and starts the server exactly this way.
+LAB_ARGS = --ip=127.0.0.1 --port=$(PORT) --ServerApp.port_retries=0 \
+	--ServerApp.root_dir="$(CURDIR)" \
+	--LabApp.default_url=/lab/tree/$(START_PAGE) \
+	--IdentityProvider.token=$(TOKEN) $(ALLOW_ROOT)
+# make book: Jupyter Book 1.x from the notebooks' stored outputs, warnings as errors.
+BOOK_OUTPUT ?= book
+TIMINGS := instructor/timings.json
 
-.PHONY: help install lab test execute bench lock data clean distclean
+.PHONY: help install lab print-lab-args test execute bench lock data clean distclean \
+	learner book guide
 
 help:
 	@echo "make install    create .venv and install the course with its test tools"
@@ -33,6 +43,9 @@ help:
 	@echo "make bench      time the training loops"
 	@echo "make data       regenerate data/mnist1d.npz (needs the [data] extra)"
 	@echo "make lock       rewrite constraints.txt from the installed versions"
+	@echo "make learner    regenerate learner/ (notebooks without solutions or outputs)"
+	@echo "make book       build the HTML book into book/_build/html from the stored outputs"
+	@echo "make guide      rewrite the agendas of instructor/GUIDE.md from $(TIMINGS)"
 	@echo "make clean      remove build artefacts and caches (keeps .venv)"
 	@echo "make distclean  clean, and remove .venv too"
 
@@ -42,14 +55,20 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/pip install -c constraints.txt -e ".[test]"
+	# nbgrader is here only for its preprocessors (make learner): keep its menus
+	# and server extensions out of the learners' JupyterLab.
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader > /dev/null
+	for extension in formgrader validate_assignment assignment_list course_list; do \
+		$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.$$extension > /dev/null 2>&1; \
+	done
 	touch $@
 
 lab: $(STAMP)
 	@echo "JupyterLab: http://127.0.0.1:$(PORT)/lab/tree/$(START_PAGE)?token=$(TOKEN)"
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.port_retries=0 \
-		--ServerApp.root_dir="$(CURDIR)" \
-		--LabApp.default_url=/lab/tree/$(START_PAGE) \
-		--IdentityProvider.token=$(TOKEN) $(ALLOW_ROOT)
+	$(BIN)/jupyter lab $(LAB_ARGS)
+
+print-lab-args:
+	@echo '$(LAB_ARGS)'
 
 NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	-p no:cacheprovider -n 2 --dist loadfile notebooks
@@ -60,13 +79,32 @@ PORTABILITY_ENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=defau
 
 # Every test runs offline (scripts/offline): unit tests, then nbval over every
 # notebook with the reference settings, then again with the portability settings.
+# The learner notebooks run in a step of their own, one test per notebook spread
+# over both workers (--dist loadfile would keep them all on one).
 test: $(STAMP)
-	$(NB_ENV) scripts/offline $(BIN)/python -m pytest -n 2 --dist loadfile tests
+	$(NB_ENV) scripts/offline $(BIN)/python -m pytest -n 2 --dist loadfile -m "not learner_run" tests
+	$(NB_ENV) scripts/offline $(BIN)/python -m pytest -n 2 --dist load -p no:cacheprovider -m learner_run \
+		tests/test_learner_notebooks.py || test $$? -eq 5  # 5: no notebooks yet, so nothing to run
 	$(NB_ENV) scripts/offline $(NBVAL)
 	$(NB_ENV) $(PORTABILITY_ENV) scripts/offline $(NBVAL)
 
 execute: $(STAMP)
-	$(NB_ENV) $(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb
+	$(NB_ENV) $(BIN)/python scripts/execute_notebooks.py --timings-file $(TIMINGS) notebooks/*.ipynb
+	$(BIN)/python scripts/make_guide_agenda.py
+	$(BIN)/python scripts/make_learner_notebooks.py
+
+learner: $(STAMP)
+	$(BIN)/python scripts/make_learner_notebooks.py
+
+# book/notebooks is a link to notebooks/, so the book and the course share one copy.
+book: $(STAMP)
+	ln -sfn ../notebooks book/notebooks
+	$(BIN)/python scripts/make_claims_page.py
+	$(BIN)/jupyter-book build book -W --path-output $(BOOK_OUTPUT)
+	@echo "Book: $(BOOK_OUTPUT)/_build/html/index.html"
+
+guide: $(STAMP)
+	$(BIN)/python scripts/make_guide_agenda.py
 
 bench: $(STAMP)
 	$(NB_ENV) $(BIN)/python benchmarks/bench_training.py
@@ -91,7 +129,7 @@ lock:
 	mv constraints.txt.tmp constraints.txt
 
 clean:
-	rm -rf build dist _build .pytest_cache .hypothesis .coverage htmlcov *.egg-info
+	rm -rf build dist _build book/_build .pytest_cache .hypothesis .coverage htmlcov *.egg-info
 	find . -path ./$(VENV) -prune -o \
 		\( -name __pycache__ -o -name .ipynb_checkpoints -o -name '*.egg-info' \) \
 		-type d -prune -exec rm -rf {} +

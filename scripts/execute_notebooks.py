@@ -3,6 +3,7 @@
 Usage (from the repository root; `make execute` runs it with the test settings):
 
     python scripts/execute_notebooks.py notebooks/*.ipynb
+    python scripts/execute_notebooks.py --timings-file instructor/timings.json notebooks/*.ipynb
 
 Each notebook runs top to bottom in a fresh kernel whose working directory is
 the notebook's folder. The kernel is always the interpreter running this
@@ -14,10 +15,15 @@ was on disk.
 Peak memory is the resident set size (RSS) of the kernel and all its child
 processes, sampled every 50 ms, and at least the kernel's own high-water mark
 where the operating system reports one (Linux).
+
+With --timings-file, each notebook's seconds and peak MB are also merged into
+that JSON file under the notebook's file name (entries of notebooks not run
+this time are kept); the instructor guide's agendas are built from it.
 """
 
 import argparse
 import glob
+import json
 import sys
 import threading
 import time
@@ -153,9 +159,19 @@ def execute(path):
     return seconds, memory.peak_bytes
 
 
+def save_timings(json_path, name, seconds, megabytes):
+    """Merge one notebook's measurement into the JSON file, keeping the other notebooks' entries."""
+    timings = json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else {}
+    timings[name] = {"seconds": round(seconds, 1), "peak_mb": round(megabytes)}
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(dict(sorted(timings.items())), indent=2) + "\n", encoding="utf-8")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", help="notebook files or glob patterns")
+    parser.add_argument("--timings-file", type=Path,
+                        help="JSON file to merge each notebook's seconds and peak MB into")
     args = parser.parse_args(argv)
 
     paths = expand(args.notebooks)
@@ -176,6 +192,8 @@ def main(argv=None):
             return 1
         total_seconds += seconds
         megabytes = peak_bytes / 2**20
+        if args.timings_file:
+            save_timings(args.timings_file, path.name, seconds, megabytes)
         over = seconds > BUDGET_SECONDS_PER_NOTEBOOK or megabytes > BUDGET_MB_PER_NOTEBOOK
         over_budget += [path.name] if over else []
         print(f"{str(path):<{width}}  {seconds:8.1f}  {megabytes:8.0f}{'  OVER BUDGET' if over else ''}",

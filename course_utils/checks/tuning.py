@@ -68,13 +68,17 @@ def check_nested_score(nested_score) -> Verdict:
                               "scores, one number.")
     if np.isclose(answer, expected, rtol=0, atol=1e-9):
         return report(True, f"the nested estimate {answer:.3f} scores the whole tuning procedure on data it never saw.")
-    not_nested = GridSearchCV(Ridge(), grid, cv=3).fit(x, y).best_score_
-    if np.isclose(answer, not_nested, atol=1e-9):
+    not_nested = np.isclose(answer, GridSearchCV(Ridge(), grid, cv=3).fit(x, y).best_score_, atol=1e-9)
+    swapped = np.isclose(answer, cross_val_score(GridSearchCV(Ridge(), grid, cv=5), x, y, cv=3).mean(), atol=1e-9)
+    if not_nested and swapped:  # on this problem both mistakes give the same number
+        return report(False, f"{answer:.3f} is what one GridSearchCV reports as best_score_, and also what you get "
+                             "with the inner and outer folds swapped: either way the same folds chose alpha and "
+                             "scored it, so it is optimistic. Put GridSearchCV(cv=3) inside cross_val_score(cv=5).")
+    if not_nested:
         return report(False, f"{answer:.3f} is best_score_ of one GridSearchCV: the same folds chose alpha and "
-                              "scored it, so it is optimistic. Put the GridSearchCV inside cross_val_score.")
-    swapped = cross_val_score(GridSearchCV(Ridge(), grid, cv=5), x, y, cv=3).mean()
-    if np.isclose(answer, swapped, atol=1e-9):
+                             "scored it, so it is optimistic. Put the GridSearchCV inside cross_val_score.")
+    if swapped:
         return report(False, "inner and outer folds are swapped: the search inside uses cv=3, the outer "
-                              "cross_val_score cv=5.")
+                             "cross_val_score cv=5.")
     return report(False, f"nested_score returned {answer:.4f}; expected {expected:.4f}, the mean of "
                           "cross_val_score(GridSearchCV(estimator, param_grid, cv=3), x, y, cv=5).")

@@ -1,0 +1,91 @@
+"""Write the book's claims ledger, book/claims.md, from the notebooks' stored outputs.
+
+Usage (from the repository root; `make book` runs it before building):
+
+    python scripts/make_claims_page.py [--output book/claims.md]
+
+Every claim cell stores its verdict in its output's metadata when the notebook
+is executed (`make execute`). ``course_utils.claims.ledger`` collects them from
+notebooks/NN_*.ipynb; this script lays them out as one Markdown table, in
+course order. Nothing is executed, so the page shows exactly the stored runs.
+"""
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from course_utils.claims import ledger
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+PATTERN = "[0-9][0-9]_*.ipynb"
+
+HEADER = """\
+# Claims ledger
+
+Every sentence of the course that states a measurable fact is an experiment: a claim cell repeats it over several
+random seeds and stops the notebook if any run misses its threshold. This page collects the verdicts stored in the
+notebooks, as the book shows them. The spread is the standard deviation over runs; a claim with one run is exact by
+construction (a fixed dataset or a closed form).
+
+"""
+
+
+def cell(text):
+    """Text safe inside a Markdown table cell: no column breaks, no line breaks, no math."""
+    return " ".join(str(text).split()).replace("|", "\\|").replace("$", "\\$")
+
+
+def number(value):
+    """Three decimals like the notebooks' verdicts; scientific notation for very small or large values."""
+    return f"{value:.3f}" if value == 0 or 1e-2 <= abs(value) < 1e4 else f"{value:.2e}"
+
+
+def threshold(above, below):
+    parts = [f"> {above:g}" if _given(above) else "", f"< {below:g}" if _given(below) else ""]
+    return " and ".join(part for part in parts if part)
+
+
+def _given(value):
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def measured(row):
+    if row["runs"] == 1:
+        return f"{number(row['mean'])} (1 run)"
+    return f"{number(row['mean'])} ± {number(row['spread'])} ({row['runs']} runs)"
+
+
+def page(notebooks):
+    """The Markdown text of the claims page for these notebook paths."""
+    table = ledger(notebooks=notebooks)
+    lines = [HEADER]
+    if table.empty:
+        lines.append("No claims are stored in the notebooks yet.\n")
+        return "".join(lines)
+    held = int(table["holds"].sum())
+    lines.append(f"{held} of {len(table)} claims in {table['notebook'].nunique()} notebooks hold.\n\n")
+    lines.append("| notebook | claim | quantity | mean ± spread | threshold | verdict |\n")
+    lines.append("|---|---|---|---|---|---|\n")
+    for _, row in table.iterrows():
+        verdict = "✔ holds" if row["holds"] else "✘ fails"
+        number_label = row["notebook"].split("_", 1)[0]  # "01" of "01_overfitting_underfitting"
+        lines.append(f"| [{number_label}](notebooks/{row['notebook']}.ipynb) | {cell(row['statement'])} "
+                     f"| {cell(row['quantity'])} | {cell(measured(row))} "
+                     f"| {cell(threshold(row['above'], row['below']))} | {verdict} |\n")
+    return "".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=ROOT / "book" / "claims.md")
+    args = parser.parse_args(argv)
+    notebooks = sorted(NOTEBOOKS.glob(PATTERN))
+    args.output.write_text(page(notebooks), encoding="utf-8")
+    print(f"{args.output}: claims of {len(notebooks)} notebooks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
