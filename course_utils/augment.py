@@ -1,0 +1,273 @@
+"""Data augmentation as layers: random, per-sample, batched transforms that act in training mode only.
+
+The training engine takes a fixed dataset, so augmentation goes *into the
+model*: ``nn.Sequential(RandomShift(3), build_model(config, ...))``. Like
+dropout, every layer here transforms its input only while the model is in
+training mode and is the identity in eval mode, so ``fit`` trains on fresh
+random variants of each batch and every evaluation sees the clean data. ``with_augmentation(layer)`` builds
+such a model for every run of ``cu.sweep``.
+
+Each layer draws one random transform per sample, all at once from the
+global torch random stream (which ``fit`` seeds), with no Python loop over
+the batch. Sequences are (batch, length) or (batch, 1, length); images are
+flattened rows (batch, height·width) or (batch, 1, height, width).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import Config
+from .models import GaussianNoise, build_model
+from .validation import check_choice, check_number, check_positive_int
+
+__all__ = ["Compose", "GaussianNoise", "RandomFlip", "RandomRotation", "RandomScale", "RandomShift",
+           "RandomImageShift", "affine_images", "flip_images", "shift", "with_augmentation"]
+
+SHIFT_MODES = ("circular", "zeros")
+
+
+def _check_tensor(x, name: str = "x", min_ndim: int = 2) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {type(x).__name__}")
+    if x.ndim < min_ndim:
+        raise ValueError(f"{name} must have a batch axis and at least {min_ndim - 1} more; got shape "
+                         f"{tuple(x.shape)}")
+    return x
+
+
+def _check_probability(p, name: str = "p") -> float:
+    return check_number(p, name, low=0.0, high=1.0)
+
+
+def _chosen(batch: int, p: float) -> torch.Tensor | None:
+    """A (batch,) bool mask of the samples to transform, or None when every sample is (p = 1)."""
+    return None if p >= 1 else torch.rand(batch) < p
+
+
+# ------------------------------------------------------------------ sequences
+
+def shift(x: torch.Tensor, shifts: torch.Tensor, mode: str = "circular") -> torch.Tensor:
+    """Move each sample along its last axis by its own integer ``shifts[i]``: right if positive.
+
+    ``out[i, ..., j] = x[i, ..., j - shifts[i]]``, as ``torch.roll`` does for
+    one sample. ``mode="circular"`` wraps what leaves one end around to the
+    other; ``mode="zeros"`` drops it and fills the vacated positions with 0.
+    """
+    _check_tensor(x)
+    check_choice(mode, "mode", SHIFT_MODES)
+    if not isinstance(shifts, torch.Tensor) or shifts.shape != (len(x),) or shifts.is_floating_point():
+        raise ValueError(f"shifts must be an integer tensor of shape ({len(x)},), one shift per sample; got "
+                         f"{shifts!r:.80}")
+    length = x.shape[-1]
+    flat = x.reshape(len(x), -1, length)                                   # (B, C, L)
+    source = torch.arange(length) - shifts.to(torch.int64).view(-1, 1)     # (B, L): where each output reads
+    out = flat.gather(2, (source % length).unsqueeze(1).expand_as(flat))
+    if mode == "zeros":
+        outside = (source < 0) | (source >= length)
+        out = out.masked_fill(outside.unsqueeze(1), 0.0)
+    return out.reshape(x.shape)
+
+
+class RandomShift(nn.Module):
+    """Shift each sequence by its own random integer in [-max_shift, max_shift] (training mode only)."""
+
+    def __init__(self, max_shift: int, mode: str = "circular", p: float = 1.0):
+        super().__init__()
+        self.max_shift = check_positive_int(max_shift, "max_shift", minimum=0)
+        self.mode = check_choice(mode, "mode", SHIFT_MODES)
+        self.p = _check_probability(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.max_shift == 0 or self.p == 0:
+            return x
+        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (len(x),))
+        chosen = _chosen(len(x), self.p)
+        if chosen is not None:
+            shifts = shifts * chosen
+        return shift(x, shifts, self.mode)
+
+    def extra_repr(self) -> str:
+        return f"max_shift={self.max_shift}, mode={self.mode!r}, p={self.p}"
+
+
+class RandomScale(nn.Module):
+    """Multiply each sample by its own random factor, uniform in [low, high] (training mode only)."""
+
+    def __init__(self, low: float = 0.8, high: float = 1.2, p: float = 1.0):
+        super().__init__()
+        self.low = check_number(low, "low", low=0.0, low_inclusive=False)
+        self.high = check_number(high, "high", low=self.low)
+        self.p = _check_probability(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or self.low == self.high == 1.0:
+            return x
+        factors = self.low + (self.high - self.low) * torch.rand(len(x))
+        chosen = _chosen(len(x), self.p)
+        if chosen is not None:
+            factors = torch.where(chosen, factors, torch.ones(()))
+        return x * factors.view(-1, *([1] * (x.ndim - 1))).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"low={self.low}, high={self.high}, p={self.p}"
+
+
+class Compose(nn.Sequential):
+    """Apply augmentation layers one after the other; train/eval mode reaches every one of them."""
+
+    def __init__(self, *transforms: nn.Module):
+        for transform in transforms:
+            if not isinstance(transform, nn.Module):
+                raise TypeError(f"every transform must be a torch.nn.Module; got {type(transform).__name__}")
+        super().__init__(*transforms)
+
+
+# ------------------------------------------------------------------ images
+
+def _as_images(x: torch.Tensor, image_shape: tuple[int, int]) -> torch.Tensor:
+    """(B, H·W) or (B, 1, H, W) → (B, 1, H, W)."""
+    height, width = image_shape
+    if x.shape[1:] not in ((height * width,), (1, height, width)):
+        raise ValueError(f"x must hold {height}×{width} images as (batch, {height * width}) or "
+                         f"(batch, 1, {height}, {width}); got shape {tuple(x.shape)}")
+    return x.reshape(len(x), 1, height, width)
+
+
+def _check_image_shape(image_shape) -> tuple[int, int]:
+    if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2:
+        raise ValueError(f"image_shape must be (height, width); got {image_shape!r}")
+    return (check_positive_int(image_shape[0], "image height"), check_positive_int(image_shape[1], "image width"))
+
+
+def affine_images(x: torch.Tensor, image_shape: tuple[int, int], degrees: torch.Tensor | None = None,
+                  shifts: torch.Tensor | None = None) -> torch.Tensor:
+    """Rotate each image by ``degrees[i]`` (anticlockwise as displayed) about its centre, then move it by
+    ``shifts[i] = (down, right)`` pixels; pixels that come from outside the image are 0.
+
+    One ``affine_grid`` + bilinear ``grid_sample`` for the whole batch. With
+    ``align_corners=False`` pixel centres map onto pixel centres, so a zero
+    angle and integer shifts move pixels exactly (no blur); other angles
+    interpolate. The output has the input's shape.
+    """
+    _check_tensor(x)
+    image_shape = _check_image_shape(image_shape)
+    images = _as_images(x, image_shape)
+    batch, (height, width) = len(x), image_shape
+    degrees = torch.zeros(batch) if degrees is None else degrees
+    shifts = torch.zeros(batch, 2) if shifts is None else shifts
+    if not isinstance(degrees, torch.Tensor) or degrees.shape != (batch,):
+        raise ValueError(f"degrees must be a tensor of shape ({batch},), one angle per image")
+    if not isinstance(shifts, torch.Tensor) or shifts.shape != (batch, 2):
+        raise ValueError(f"shifts must be a tensor of shape ({batch}, 2), one (down, right) shift per image")
+    angle = degrees.to(torch.float32) * (math.pi / 180)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    # theta maps each output position (u, v) in [-1, 1] (u to the right, v down) to where it reads the input.
+    # Reading at R(-angle)·(u, v) rotates the picture by +angle; in (right, down) coordinates an anticlockwise
+    # turn on screen is a clockwise one, hence the signs. Pixel units differ on the two axes when H ≠ W.
+    aspect = height / width
+    theta = torch.zeros(batch, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1] = cos, -sin * aspect
+    theta[:, 1, 0], theta[:, 1, 1] = sin / aspect, cos
+    # Moving the picture right by s pixels means reading s pixels to the left: s · 2/width in [-1, 1] units.
+    theta[:, 0, 2] = -shifts[:, 1].to(torch.float32) * 2 / width
+    theta[:, 1, 2] = -shifts[:, 0].to(torch.float32) * 2 / height
+    grid = F.affine_grid(theta.to(x.dtype), list(images.shape), align_corners=False)
+    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.reshape(x.shape)
+
+
+def flip_images(x: torch.Tensor, image_shape: tuple[int, int]) -> torch.Tensor:
+    """Mirror every image left to right (a horizontal flip)."""
+    _check_tensor(x)
+    return _as_images(x, _check_image_shape(image_shape)).flip(-1).reshape(x.shape)
+
+
+class RandomImageShift(nn.Module):
+    """Move each image by its own random whole number of pixels, up to ``max_shift`` on each axis."""
+
+    def __init__(self, image_shape: tuple[int, int] = (8, 8), max_shift: int = 1, p: float = 1.0):
+        super().__init__()
+        self.image_shape = _check_image_shape(image_shape)
+        self.max_shift = check_positive_int(max_shift, "max_shift", minimum=0)
+        self.p = _check_probability(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.max_shift == 0 or self.p == 0:
+            return x
+        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (len(x), 2))
+        chosen = _chosen(len(x), self.p)
+        if chosen is not None:
+            shifts = shifts * chosen.view(-1, 1)
+        return affine_images(x, self.image_shape, shifts=shifts)
+
+    def extra_repr(self) -> str:
+        return f"image_shape={self.image_shape}, max_shift={self.max_shift}, p={self.p}"
+
+
+class RandomRotation(nn.Module):
+    """Rotate each image about its centre by its own random angle, uniform in ±max_degrees."""
+
+    def __init__(self, image_shape: tuple[int, int] = (8, 8), max_degrees: float = 15.0, p: float = 1.0):
+        super().__init__()
+        self.image_shape = _check_image_shape(image_shape)
+        self.max_degrees = check_number(max_degrees, "max_degrees", low=0.0, high=180.0)
+        self.p = _check_probability(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.max_degrees == 0 or self.p == 0:
+            return x
+        degrees = (2 * torch.rand(len(x)) - 1) * self.max_degrees
+        chosen = _chosen(len(x), self.p)
+        if chosen is not None:
+            degrees = degrees * chosen
+        return affine_images(x, self.image_shape, degrees=degrees)
+
+    def extra_repr(self) -> str:
+        return f"image_shape={self.image_shape}, max_degrees={self.max_degrees}, p={self.p}"
+
+
+class RandomFlip(nn.Module):
+    """Mirror each image left to right with probability ``p``. Not label-preserving for digits!"""
+
+    def __init__(self, image_shape: tuple[int, int] = (8, 8), p: float = 0.5):
+        super().__init__()
+        self.image_shape = _check_image_shape(image_shape)
+        self.p = _check_probability(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        chosen = torch.rand(len(x)) < self.p
+        flipped = flip_images(x, self.image_shape)
+        return torch.where(chosen.view(-1, *([1] * (x.ndim - 1))), flipped, x)
+
+    def extra_repr(self) -> str:
+        return f"image_shape={self.image_shape}, p={self.p}"
+
+
+# ------------------------------------------------------------------ experiments
+
+def with_augmentation(layer: nn.Module | None) -> Callable[[Config, int, int], nn.Module]:
+    """A ``model_fn`` for ``cu.sweep`` that puts ``layer`` in front of each run's network.
+
+    ``cu.sweep(configs, data, model_fn=with_augmentation(RandomShift(4)))``
+    trains ``nn.Sequential(layer, build_model(config, n_inputs, n_outputs))``
+    for every run, so the augmentation sees training batches only. Each run
+    gets its own copy of ``layer``; ``None`` means no augmentation (the network
+    alone, exactly as ``build_model`` makes it).
+    """
+    if layer is not None and not isinstance(layer, nn.Module):
+        raise TypeError(f"layer must be a torch.nn.Module (an augmentation layer) or None; got "
+                        f"{type(layer).__name__}")
+
+    def model_fn(config: Config, n_inputs: int, n_outputs: int) -> nn.Module:
+        network = build_model(config, n_inputs, n_outputs)
+        return network if layer is None else nn.Sequential(copy.deepcopy(layer), network)
+
+    return model_fn
