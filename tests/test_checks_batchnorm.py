@@ -82,7 +82,6 @@ def _normalize(x, mean, var, gamma, beta, eps):
 
 
 def _batch_stats_in_eval(x, gamma, beta, rm, rv, training, momentum=0.1, eps=1e-5):
-    n = len(x)
     out = _normalize(x, x.mean(0), x.var(0, unbiased=False), gamma, beta, eps)
     if training:
         rm = (1 - momentum) * rm + momentum * x.mean(0)

@@ -34,10 +34,27 @@ def not_solved(name: str) -> Verdict:
 
 
 def call(fn, *args):
-    """Run the learner's function; (result, None), or (None, reason) when it cannot be judged."""
+    """Run the learner's function; (result, None), or (None, reason) when it cannot be judged.
+
+    ``reason`` is "not solved" for an untouched exercise, else the error the code raised.
+    """
     try:
         return fn(*args), None
     except NotImplementedError:
         return None, "not solved"
     except Exception as exc:  # the learner's code raised: show it as feedback, not a crash
         return None, f"{type(exc).__name__}: {exc}"
+
+
+def attempt(fn, *args, name: str, shown: str | None = None):
+    """Run the learner's function: (result, None), or (None, verdict) when there is nothing to judge yet.
+
+    The verdict says "not yet solved", or shows the error the code raised
+    (introduced by ``shown``, the call as the learner would read it, or ``name``).
+    """
+    result, problem = call(fn, *args)
+    if problem == "not solved":
+        return None, not_solved(name)
+    if problem:
+        return None, report(False, f"{shown or name} raised {problem}")
+    return result, None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..validation import check_nonnegative, check_number
-from . import Verdict, call, not_solved, report
+from . import Verdict, attempt, report
 
 
 def batch_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, running_mean: torch.Tensor,
@@ -75,12 +75,10 @@ def check_batch_norm(batch_norm_fn) -> Verdict:
     layer = _torch_layer(gamma, beta, running_mean, running_var, momentum)
     with torch.no_grad():
         expected = layer.train()(x)
-    answer, problem = call(batch_norm_fn, x.clone(), gamma, beta, running_mean.clone(), running_var.clone(),
-                           True, momentum, 1e-5)
-    if problem == "not solved":
-        return not_solved("batch_norm")
-    if problem:
-        return report(False, f"batch_norm(..., training=True) raised {problem}")
+    answer, unanswered = attempt(batch_norm_fn, x.clone(), gamma, beta, running_mean.clone(), running_var.clone(),
+                                 True, momentum, 1e-5, name="batch_norm", shown="batch_norm(..., training=True)")
+    if unanswered is not None:
+        return unanswered
     if not isinstance(answer, tuple) or len(answer) != 3:
         return report(False, "batch_norm must return three things: (output, new_running_mean, new_running_var).")
     out, new_mean, new_var = answer
@@ -102,7 +100,7 @@ def check_batch_norm(batch_norm_fn) -> Verdict:
     if _close(new_mean, running_mean) and _close(new_var, running_var):
         return report(False, "the running statistics did not change in training: move them towards the "
                              "batch's, running = (1 - momentum) * running + momentum * batch statistic.")
-    batch_mean, batch_var = x.mean(0), x.var(0, unbiased=True)
+    batch_mean = x.mean(0)
     if _close(new_mean, momentum * running_mean + (1 - momentum) * batch_mean):
         return report(False, "the momentum is used the other way round: in PyTorch, momentum is the weight of "
                              "the NEW batch, running = (1 - momentum) * running + momentum * batch "
@@ -120,10 +118,11 @@ def check_batch_norm(batch_norm_fn) -> Verdict:
     x_eval = 0.5 * x[:8] - 1.0  # a batch whose statistics differ from the running ones
     with torch.no_grad():
         expected_eval = layer(x_eval)
-    answer, problem = call(batch_norm_fn, x_eval.clone(), gamma, beta, layer.running_mean.clone(),
-                           layer.running_var.clone(), False, momentum, 1e-5)
-    if problem:
-        return report(False, f"batch_norm(..., training=False) raised {problem}")
+    answer, unanswered = attempt(batch_norm_fn, x_eval.clone(), gamma, beta, layer.running_mean.clone(),
+                                 layer.running_var.clone(), False, momentum, 1e-5, name="batch_norm",
+                                 shown="batch_norm(..., training=False)")
+    if unanswered is not None:
+        return unanswered
     if not isinstance(answer, tuple) or len(answer) != 3:
         return report(False, "batch_norm must return (output, new_running_mean, new_running_var) in eval mode too.")
     out_eval, mean_eval, var_eval = answer

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Verdict, call, not_solved, report
+from . import Verdict, attempt, report
 
 
 def check_decompose(decompose) -> Verdict:
@@ -17,11 +17,9 @@ def check_decompose(decompose) -> Verdict:
     predictions = f_test + 0.3 + rng.normal(0, [[0.1, 0.2, 0.5, 0.1, 0.3, 0.2, 0.4]], (6, 7))
     average = predictions.mean(axis=0)
     bias2, variance = np.mean((average - f_test) ** 2), np.mean(predictions.var(axis=0))
-    answer, problem = call(decompose, predictions.copy(), f_test.copy())
-    if problem == "not solved":
-        return not_solved("decompose")
-    if problem:
-        return report(False, f"decompose raised {problem}")
+    answer, unanswered = attempt(decompose, predictions.copy(), f_test.copy(), name="decompose")
+    if unanswered is not None:
+        return unanswered
     try:
         got_bias2, got_variance = (float(v) for v in answer)
     except (TypeError, ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..validation import check_rate
-from . import Verdict, call, not_solved, report
+from . import Verdict, attempt, call, report
 
 
 def inverted_dropout(x: torch.Tensor, p: float, training: bool = True,
@@ -43,11 +43,9 @@ def _check_dropout(dropout) -> Verdict:
     p = 0.3
     torch.manual_seed(0)
     x = torch.rand(400, 250) + 0.5  # strictly positive, so a zero can only come from the mask
-    out, problem = call(dropout, x.clone(), p, True)
-    if problem == "not solved":
-        return not_solved("dropout")
-    if problem:
-        return report(False, f"dropout(x, p=0.3, training=True) raised {problem}")
+    out, unanswered = attempt(dropout, x.clone(), p, True, name="dropout", shown="dropout(x, p=0.3, training=True)")
+    if unanswered is not None:
+        return unanswered
     if not isinstance(out, torch.Tensor) or out.shape != x.shape:
         shape = getattr(out, "shape", None)
         return report(False, f"dropout must return a tensor of the input's shape {tuple(x.shape)}; got "

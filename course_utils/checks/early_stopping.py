@@ -4,17 +4,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..timeseries import make_windows as reference_windows
-from . import Verdict, call, not_solved, report
+from . import Verdict, attempt, report
 
 
 def check_shrinkage(shrinkage) -> Verdict:
     """Exercise 08.1: ``shrinkage(s, lr, steps, lam)`` → (gradient-descent factor, ridge factor)."""
     s, lr, steps, lam = np.array([0.001, 0.01, 0.1, 1.0]), 0.5, 20, 0.1
-    answer, problem = call(shrinkage, s, lr, steps, lam)
-    if problem == "not solved":
-        return not_solved("shrinkage")
-    if problem:
-        return report(False, f"shrinkage raised {problem}")
+    answer, unanswered = attempt(shrinkage, s, lr, steps, lam, name="shrinkage")
+    if unanswered is not None:
+        return unanswered
     try:
         gd, ridge = (np.asarray(a, dtype=float) for a in answer)
     except (TypeError, ValueError):
@@ -51,11 +49,9 @@ def check_make_windows(make_windows) -> Verdict:
     """Exercise 08.2: ``make_windows(series, window)`` → chronological (inputs, next value) pairs."""
     series, window = np.arange(10.0) * 1.5 + 100, 3
     want_x, want_y = reference_windows(series, window)
-    answer, problem = call(make_windows, series.copy(), window)
-    if problem == "not solved":
-        return not_solved("make_windows")
-    if problem:
-        return report(False, f"make_windows raised {problem}")
+    answer, unanswered = attempt(make_windows, series.copy(), window, name="make_windows")
+    if unanswered is not None:
+        return unanswered
     try:
         x, y = (np.asarray(a, dtype=float) for a in answer)
     except (TypeError, ValueError):

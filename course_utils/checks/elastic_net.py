@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Verdict, call, not_solved, report
+from . import Verdict, attempt, call, report
 
 
 def _objective(x, y, w, alpha, l1_ratio, data_scale, l1_scale=1.0, l2_scale=0.5):
@@ -21,11 +21,9 @@ def check_enet_objective(enet_objective) -> Verdict:
     alpha, l1_ratio = 0.7, 0.3
     n = len(y)
     expected = _objective(x, y, w_try, alpha, l1_ratio, 1 / (2 * n))
-    answer, problem = call(enet_objective, x.copy(), y.copy(), w_try.copy(), alpha, l1_ratio)
-    if problem == "not solved":
-        return not_solved("enet_objective")
-    if problem:
-        return report(False, f"enet_objective raised {problem}")
+    answer, unanswered = attempt(enet_objective, x.copy(), y.copy(), w_try.copy(), alpha, l1_ratio, name="enet_objective")
+    if unanswered is not None:
+        return unanswered
     try:
         answer = float(answer)
     except (TypeError, ValueError):

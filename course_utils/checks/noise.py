@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import Verdict, call, not_solved, report
+from . import Verdict, attempt, call, report
 
 
 def check_noise_to_ridge(noise_to_ridge) -> Verdict:
@@ -23,11 +23,9 @@ def check_noise_to_ridge(noise_to_ridge) -> Verdict:
                    2 * sigma: "the penalty grows with the noise *variance* σ², not with σ."},
     }
     for convention in ("sklearn", "config"):
-        answer, problem = call(noise_to_ridge, sigma, n, convention)
-        if problem == "not solved":
-            return not_solved("noise_to_ridge")
-        if problem:
-            return report(False, f"noise_to_ridge({sigma}, {n}, {convention!r}) raised {problem}")
+        answer, unanswered = attempt(noise_to_ridge, sigma, n, convention, name="noise_to_ridge", shown=f"noise_to_ridge({sigma}, {n}, {convention!r})")
+        if unanswered is not None:
+            return unanswered
         try:
             value = float(answer)
         except (TypeError, ValueError):
@@ -45,11 +43,9 @@ def check_gaussian_dropout(gaussian_dropout) -> Verdict:
     h = torch.full((400_000,), 3.0)
     p = 0.2
     torch.manual_seed(0)
-    answer, problem = call(gaussian_dropout, h.clone(), p, False)
-    if problem == "not solved":
-        return not_solved("gaussian_dropout")
-    if problem:
-        return report(False, f"gaussian_dropout(h, p={p}, training=False) raised {problem}")
+    answer, unanswered = attempt(gaussian_dropout, h.clone(), p, False, name="gaussian_dropout", shown=f"gaussian_dropout(h, p={p}, training=False)")
+    if unanswered is not None:
+        return unanswered
     if not isinstance(answer, torch.Tensor) or answer.shape != h.shape or not torch.equal(answer, h):
         return report(False, "in eval mode (training=False) gaussian_dropout must return h unchanged: the noise is "
                               "for training only, and its mean is already 1, so no rescaling is needed.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import make_noisy_sine
-from . import Verdict, call, not_solved, report
+from . import Verdict, attempt, report
 
 
 def check_diagnose(diagnose) -> Verdict:
@@ -17,11 +17,9 @@ def check_diagnose(diagnose) -> Verdict:
         ((0.09, 0.12, 0.10, 0.05), "good fit", "validation error 0.12 above the target is fine here: only the gap (0.03) decides overfitting."),
     ]
     for args, expected, why in cases:
-        answer, problem = call(diagnose, *args)
-        if problem == "not solved":
-            return not_solved("diagnose")
-        if problem:
-            return report(False, f"diagnose{args} raised {problem}")
+        answer, unanswered = attempt(diagnose, *args, name="diagnose", shown=f"diagnose{args}")
+        if unanswered is not None:
+            return unanswered
         if not (isinstance(answer, str) and answer == expected):
             return report(False, f"diagnose(train_error={args[0]}, val_error={args[1]}, target_error={args[2]}, "
                                   f"max_gap={args[3]}) returned {answer!r}; expected {expected!r}: {why}")
@@ -38,11 +36,9 @@ def check_select_degree(select_degree) -> Verdict:
         return np.array([np.mean((np.polynomial.Polynomial.fit(x_train, y_train, d)(x) - y) ** 2) for d in degrees])
 
     val_errors, train_errors = errors(x_val, y_val), errors(x_train, y_train)
-    answer, problem = call(select_degree, x_train, y_train, x_val, y_val, degrees)
-    if problem == "not solved":
-        return not_solved("select_degree")
-    if problem:
-        return report(False, f"select_degree raised {problem}")
+    answer, unanswered = attempt(select_degree, x_train, y_train, x_val, y_val, degrees, name="select_degree")
+    if unanswered is not None:
+        return unanswered
     if not isinstance(answer, (int, np.integer)) or answer not in degrees:
         return report(False, f"select_degree returned {answer!r}; it must return one of the degrees {degrees}.")
     chosen = degrees.index(answer)

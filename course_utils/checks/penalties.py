@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import Verdict, call, not_solved, report
+from . import Verdict, attempt, call, not_solved, report
 
 
 def check_soft_threshold(soft_threshold) -> Verdict:
@@ -12,11 +12,9 @@ def check_soft_threshold(soft_threshold) -> Verdict:
     z = np.array([-3.0, -1.0, -0.5, 0.0, 0.2, 0.5, 0.9, 2.5])
     threshold = 0.6
     expected = np.sign(z) * np.maximum(np.abs(z) - threshold, 0.0)
-    answer, problem = call(soft_threshold, z.copy(), threshold)
-    if problem == "not solved":
-        return not_solved("soft_threshold")
-    if problem:
-        return report(False, f"soft_threshold(z, {threshold}) raised {problem}")
+    answer, unanswered = attempt(soft_threshold, z.copy(), threshold, name="soft_threshold", shown=f"soft_threshold(z, {threshold})")
+    if unanswered is not None:
+        return unanswered
     try:
         answer = np.asarray(answer, dtype=float)
     except (TypeError, ValueError):

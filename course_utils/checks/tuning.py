@@ -4,18 +4,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import make_sparse_regression
-from . import Verdict, call, not_solved, report
+from . import Verdict, attempt, report
 
 LOW, HIGH = 1e-5, 1e-1  # the weight-decay range of exercise 10.1
 
 
 def check_weight_decay_distribution(make_distribution) -> Verdict:
     """Exercise 10.1: ``make_distribution()`` returns what RandomizedSearchCV should sample weight decay from."""
-    distribution, problem = call(make_distribution)
-    if problem == "not solved":
-        return not_solved("make_distribution")
-    if problem:
-        return report(False, f"make_distribution() raised {problem}")
+    distribution, unanswered = attempt(make_distribution, name="make_distribution", shown="make_distribution()")
+    if unanswered is not None:
+        return unanswered
     if not hasattr(distribution, "rvs"):
         return report(False, f"make_distribution() returned a {type(distribution).__name__}. RandomizedSearchCV "
                               "draws only the listed values from a list; return a continuous distribution "
@@ -53,11 +51,9 @@ def check_nested_score(nested_score) -> Verdict:
 
     x, y, grid = _regression_problem()
     expected = cross_val_score(GridSearchCV(Ridge(), grid, cv=3), x, y, cv=5).mean()
-    answer, problem = call(nested_score, Ridge(), grid, x, y)
-    if problem == "not solved":
-        return not_solved("nested_score")
-    if problem:
-        return report(False, f"nested_score raised {problem}")
+    answer, unanswered = attempt(nested_score, Ridge(), grid, x, y, name="nested_score")
+    if unanswered is not None:
+        return unanswered
     if np.ndim(answer) != 0:
         return report(False, f"nested_score returned shape {np.shape(answer)}; return the mean of the outer "
                               "scores, one number.")
