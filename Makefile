@@ -108,6 +108,7 @@ guide: $(STAMP)
 
 bench: $(STAMP)
 	$(NB_ENV) $(BIN)/python benchmarks/bench_training.py
+	$(NB_ENV) $(BIN)/python benchmarks/bench_sweep.py
 
 data: $(STAMP)
 	$(BIN)/pip install -c constraints.txt -e ".[data]"

@@ -176,7 +176,7 @@ def test_ctrl_c_keeps_finished_runs(monkeypatch, capsys, interrupt_at):
 
     monkeypatch.setattr(training, "train_epoch", flaky)
     configs = [BASE, replace(BASE, dropout=0.5)]  # 2 epochs per run: runs 1 and 2 use calls 1-4
-    out = sweep(configs, make_classification(n_train=30), seeds=(0, 1), progress=False)
+    out = sweep(configs, make_classification(n_train=30), seeds=(0, 1), progress=False, batched=False)
     assert out.interrupted
     assert len(out.table) == len(out.histories) == len(out.models) == 2
     assert out.table["seed"].tolist() == [0, 1] and out.table["dropout"].tolist() == [0.0, 0.0]
@@ -208,3 +208,32 @@ def test_without_validation_tracking_final_metrics_are_still_reported():
     assert untracked.table["val_acc"].iloc[0] == pytest.approx(tracked.table["val_acc"].iloc[0], abs=1e-6)
     with pytest.raises(ValueError, match="track_validation=True"):
         sweep([replace(config, patience=2)], data, seeds=[0], progress=False, track_validation=False)
+
+
+def test_batched_sweep_matches_one_fit_per_run():
+    """Runs that share an architecture train as one stacked model; each matches its own fit."""
+    data = make_classification()
+    configs = {"plain": BASE, "l2": replace(BASE, l2=1e-2), "wider": replace(BASE, hidden=(12,)),
+               "sgd": replace(BASE, optimizer="sgd", lr=0.1)}
+    together = sweep(configs, data, seeds=(0, 1), progress=False)
+    alone = sweep(configs, data, seeds=(0, 1), progress=False, batched=False)
+    assert together.table[["label", "seed"]].equals(alone.table[["label", "seed"]])
+    for column in ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"):
+        np.testing.assert_allclose(together.table[column], alone.table[column], atol=1e-4, err_msg=column)
+
+
+def test_ctrl_c_in_a_batched_group_keeps_the_groups_already_finished(monkeypatch, capsys):
+    from course_utils import batched
+    real, calls = batched._Batch.train_epoch, []
+
+    def flaky(self):
+        calls.append(1)
+        if len(calls) == 3:  # the second group's first epoch (2 epochs per group)
+            raise KeyboardInterrupt
+        return real(self)
+
+    monkeypatch.setattr(batched._Batch, "train_epoch", flaky)
+    configs = [BASE, replace(BASE, hidden=(12,))]  # two architectures: two groups of two seeds
+    out = sweep(configs, make_classification(), seeds=(0, 1), progress=False)
+    assert out.interrupted and len(out.table) == 2 and out.table["hidden"].tolist() == [BASE.hidden] * 2
+    assert "Sweep interrupted: the 2 finished run(s) are kept." in capsys.readouterr().out
