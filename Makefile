@@ -107,7 +107,6 @@ guide: $(STAMP)
 	$(BIN)/python scripts/make_guide_agenda.py
 
 bench: $(STAMP)
-	$(NB_ENV) $(BIN)/python benchmarks/bench_training.py
 	$(NB_ENV) $(BIN)/python benchmarks/bench_sweep.py
 
 data: $(STAMP)
