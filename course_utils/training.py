@@ -44,6 +44,17 @@ class History:
     def epochs(self) -> int:
         return len(self.train_loss)
 
+    def epochs_to_reach(self, target: float, metric: str = "val_acc") -> int:
+        """First epoch (1-based) at which ``metric`` reaches ``target``.
+
+        A run that never reaches it counts as one epoch more than it trained:
+        a lower bound, which can only understate how long it would have needed.
+        """
+        if metric not in ("train_acc", "val_acc"):
+            raise ValueError(f"metric must be 'train_acc' or 'val_acc'; got {metric!r}")
+        reached = np.flatnonzero(np.asarray(getattr(self, metric)) >= target)
+        return int(reached[0]) + 1 if len(reached) else self.epochs + 1
+
     def to_frame(self):
         """The history as a pandas DataFrame indexed by epoch."""
         import pandas as pd

@@ -529,3 +529,12 @@ class TestPredictEvaluate:
     def test_predict_rejects_a_vector(self):
         with pytest.raises(ValueError, match=r"x must be 2-D or 3-D; got shape \(3,\)"):
             predict(linear_model(), X[0])
+
+
+def test_epochs_to_reach_counts_from_one_and_bounds_runs_that_never_arrive():
+    history = training.History(train_acc=[0.2, 0.5, 0.7], val_acc=[0.1, 0.4, 0.45], train_loss=[1, 1, 1])
+    assert history.epochs_to_reach(0.4) == 2
+    assert history.epochs_to_reach(0.5, metric="train_acc") == 2
+    assert history.epochs_to_reach(0.9) == 4  # never reached: one more than it trained
+    with pytest.raises(ValueError, match="metric must be 'train_acc' or 'val_acc'"):
+        history.epochs_to_reach(0.5, metric="loss")
