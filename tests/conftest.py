@@ -72,3 +72,18 @@ def linear_data() -> Dataset:
 def flat_parameters(model: torch.nn.Module) -> torch.Tensor:
     """All parameters and buffers of a model as one detached vector, for comparing runs."""
     return torch.cat([t.detach().reshape(-1).double() for t in model.state_dict().values()])
+
+
+def adam_step(w, grad, m, v, t, lr, weight_decay, decoupled, *, coupling_swapped=False, ignore_decay=False,
+              bias_correction=True, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One Adam step in NumPy; the keyword switches make the usual learner mistakes."""
+    if ignore_decay:
+        weight_decay = 0.0
+    if decoupled != coupling_swapped:
+        w = w * (1 - lr * weight_decay)
+    else:
+        grad = grad + weight_decay * w
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad ** 2
+    m_hat, v_hat = (m / (1 - beta1 ** t), v / (1 - beta2 ** t)) if bias_correction else (m, v)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import adam_step
 from course_utils.checks import Verdict
 from course_utils.checks.overfitting import check_diagnose, check_select_degree
 from course_utils.checks.penalties import check_adam_step, check_soft_threshold
@@ -170,20 +171,6 @@ class TestSoftThreshold:
 
 
 # ---------------------------------------------------------------- 03.2 adam_step
-
-def adam_step(w, grad, m, v, t, lr, weight_decay, decoupled, *, coupling_swapped=False, ignore_decay=False,
-              bias_correction=True, beta1=0.9, beta2=0.999, eps=1e-8):
-    if ignore_decay:
-        weight_decay = 0.0
-    if decoupled != coupling_swapped:
-        w = w * (1 - lr * weight_decay)
-    else:
-        grad = grad + weight_decay * w
-    m = beta1 * m + (1 - beta1) * grad
-    v = beta2 * v + (1 - beta2) * grad ** 2
-    m_hat, v_hat = (m / (1 - beta1 ** t), v / (1 - beta2 ** t)) if bias_correction else (m, v)
-    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
-
 
 def adam_step_forgetting_moments(w, grad, m, v, t, *args):
     # right on the first step, then restarts the moments every step

@@ -58,3 +58,12 @@ def attempt(fn, *args, name: str, shown: str | None = None):
     if problem:
         return None, report(False, f"{shown or name} raised {problem}")
     return result, None
+
+
+def wrong_tensor(answer, like, name: str) -> Verdict | None:
+    """A failing verdict unless ``answer`` is a torch tensor shaped like ``like``; None when it is."""
+    import torch
+    if isinstance(answer, torch.Tensor) and answer.shape == like.shape:
+        return None
+    return report(False, f"{name} must return a tensor of the input's shape {tuple(like.shape)}; got "
+                         f"{type(answer).__name__} with shape {getattr(answer, 'shape', None)}.")

@@ -11,7 +11,7 @@ import torch
 
 from ..augment import shift
 from ..validation import check_positive_int
-from . import Verdict, attempt, call, report
+from . import Verdict, attempt, call, report, wrong_tensor
 
 
 def random_padded_shift(x: torch.Tensor, max_shift: int, training: bool = True) -> torch.Tensor:
@@ -61,13 +61,12 @@ def _check_random_shift(random_shift) -> Verdict:
     torch.manual_seed(0)
     max_shift, n, length = 3, 2000, 40
     x = torch.rand(n, length) + 0.5   # strictly positive: a zero can only be padding
-    out, unanswered = attempt(random_shift, x.clone(), max_shift, True, name="random_shift", shown="random_shift(x, max_shift=3, training=True)")
+    out, unanswered = attempt(random_shift, x.clone(), max_shift, True,
+                              name="random_shift", shown="random_shift(x, max_shift=3, training=True)")
     if unanswered is not None:
         return unanswered
-    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
-        shape = getattr(out, "shape", None)
-        return report(False, f"random_shift must return a tensor of the input's shape {tuple(x.shape)}; got "
-                             f"{type(out).__name__} with shape {shape}.")
+    if (wrong := wrong_tensor(out, x, "random_shift")) is not None:
+        return wrong
     shifts = _find_shifts(out, x, "zeros")
     unmatched = shifts == 10 ** 6
     if bool(unmatched.any()):

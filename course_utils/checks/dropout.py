@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..validation import check_rate
-from . import Verdict, attempt, call, report
+from . import Verdict, attempt, call, report, wrong_tensor
 
 
 def inverted_dropout(x: torch.Tensor, p: float, training: bool = True,
@@ -43,13 +43,12 @@ def _check_dropout(dropout) -> Verdict:
     p = 0.3
     torch.manual_seed(0)
     x = torch.rand(400, 250) + 0.5  # strictly positive, so a zero can only come from the mask
-    out, unanswered = attempt(dropout, x.clone(), p, True, name="dropout", shown="dropout(x, p=0.3, training=True)")
+    out, unanswered = attempt(dropout, x.clone(), p, True,
+                              name="dropout", shown="dropout(x, p=0.3, training=True)")
     if unanswered is not None:
         return unanswered
-    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
-        shape = getattr(out, "shape", None)
-        return report(False, f"dropout must return a tensor of the input's shape {tuple(x.shape)}; got "
-                             f"{type(out).__name__} with shape {shape}.")
+    if (wrong := wrong_tensor(out, x, "dropout")) is not None:
+        return wrong
     reference = torch.nn.Dropout(p).train()(x)
     zeros, mean_ratio = _statistics(out, x)
     torch_zeros, torch_mean_ratio = _statistics(reference, x)

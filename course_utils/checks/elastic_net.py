@@ -21,7 +21,8 @@ def check_enet_objective(enet_objective) -> Verdict:
     alpha, l1_ratio = 0.7, 0.3
     n = len(y)
     expected = _objective(x, y, w_try, alpha, l1_ratio, 1 / (2 * n))
-    answer, unanswered = attempt(enet_objective, x.copy(), y.copy(), w_try.copy(), alpha, l1_ratio, name="enet_objective")
+    answer, unanswered = attempt(enet_objective, x.copy(), y.copy(), w_try.copy(), alpha, l1_ratio,
+                                 name="enet_objective")
     if unanswered is not None:
         return unanswered
     try:

@@ -23,7 +23,8 @@ def check_noise_to_ridge(noise_to_ridge) -> Verdict:
                    2 * sigma: "the penalty grows with the noise *variance* σ², not with σ."},
     }
     for convention in ("sklearn", "config"):
-        answer, unanswered = attempt(noise_to_ridge, sigma, n, convention, name="noise_to_ridge", shown=f"noise_to_ridge({sigma}, {n}, {convention!r})")
+        answer, unanswered = attempt(noise_to_ridge, sigma, n, convention,
+                                     name="noise_to_ridge", shown=f"noise_to_ridge({sigma}, {n}, {convention!r})")
         if unanswered is not None:
             return unanswered
         try:
@@ -43,7 +44,8 @@ def check_gaussian_dropout(gaussian_dropout) -> Verdict:
     h = torch.full((400_000,), 3.0)
     p = 0.2
     torch.manual_seed(0)
-    answer, unanswered = attempt(gaussian_dropout, h.clone(), p, False, name="gaussian_dropout", shown=f"gaussian_dropout(h, p={p}, training=False)")
+    answer, unanswered = attempt(gaussian_dropout, h.clone(), p, False,
+                                 name="gaussian_dropout", shown=f"gaussian_dropout(h, p={p}, training=False)")
     if unanswered is not None:
         return unanswered
     if not isinstance(answer, torch.Tensor) or answer.shape != h.shape or not torch.equal(answer, h):

@@ -12,7 +12,8 @@ def check_soft_threshold(soft_threshold) -> Verdict:
     z = np.array([-3.0, -1.0, -0.5, 0.0, 0.2, 0.5, 0.9, 2.5])
     threshold = 0.6
     expected = np.sign(z) * np.maximum(np.abs(z) - threshold, 0.0)
-    answer, unanswered = attempt(soft_threshold, z.copy(), threshold, name="soft_threshold", shown=f"soft_threshold(z, {threshold})")
+    answer, unanswered = attempt(soft_threshold, z.copy(), threshold,
+                                 name="soft_threshold", shown=f"soft_threshold(z, {threshold})")
     if unanswered is not None:
         return unanswered
     try:
