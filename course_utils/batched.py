@@ -22,14 +22,21 @@ member that stops early or diverges is frozen: it is taken out of the stack,
 so neither its weights nor its optimizer state change again, while the others
 go on.
 
-Memory is bounded: members are trained in chunks whose estimated size
-(``estimate_member_bytes``) stays under ``MEMORY_BUDGET``.
+Chunks of members train on every core at once, one worker thread per core.
+A member's run is bit for bit the same whatever chunk it lands in (rows of
+the parameter buffer are padded so element-wise kernels treat every member
+alike, and evaluation slices do not depend on the chunk's size), so results
+do not depend on the number of cores. Memory is bounded: the running chunks'
+estimated size (``estimate_member_bytes``) stays under ``MEMORY_BUDGET``.
 """
 from __future__ import annotations
 
 import copy
 import math
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +51,8 @@ from .models import build_model
 from .training import EarlyStopping, History, as_tensors
 
 MEMORY_BUDGET = 1 << 30   # bytes one chunk of members may use (estimated); larger sweeps are split
-EVAL_FLOATS = 1 << 19     # evaluation runs in slices of samples whose widest activation (all members) fits this
+EVAL_FLOATS = 1 << 15     # evaluation runs in slices of samples whose widest activation (per member) fits this
+ROW_ALIGNMENT = 64        # floats: each member's row of the flat parameter buffer is padded to a multiple
 SHARED_FIELDS = ("model", "hidden", "activation", "batch_norm", "optimizer", "batch_size", "epochs",
                  "penalize_biases", "label_smoothing")  # what every member of one batch must share
 
@@ -96,16 +104,23 @@ def estimate_member_bytes(config: Config, data: Dataset) -> int:
     return 4 * floats
 
 
-def train_batched(configs: Sequence[Config], data: Dataset, *,
-                  memory_budget: int | None = None) -> list[tuple[History, nn.Module]]:
+def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: int | None = None,
+                  workers: int | None = None) -> list[tuple[History, nn.Module]]:
     """Train every configuration as a member of one stacked model; return ``(history, model)`` per config.
 
     Each pair is what ``fit(build_model(config, ...), data, config)`` gives,
     up to float rounding: the same history fields, the same early stopping
     and restoring of the best weights per member, and a regular module built
     by ``build_model`` holding the trained weights. The configurations must
-    pass ``can_batch``. Members are trained in chunks so that the estimated
-    memory stays under ``memory_budget`` (default ``MEMORY_BUDGET``) bytes.
+    pass ``can_batch``.
+
+    Members are trained in chunks, ``workers`` chunks at a time (default: one
+    per CPU core this process may use), each worker on one core; a member's
+    run is bit for bit the same in any chunk, so the results do not depend on
+    the number of workers. Chunks are sized so that the estimated memory of
+    the running chunks stays under ``memory_budget`` (default
+    ``MEMORY_BUDGET``) bytes.
+
     Ctrl-C ends training cleanly: every member keeps its history so far (and,
     as in ``fit``, its best weights); all histories are marked ``interrupted``.
     """
@@ -123,39 +138,73 @@ def train_batched(configs: Sequence[Config], data: Dataset, *,
     budget = MEMORY_BUDGET if memory_budget is None else memory_budget
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise ValueError(f"memory_budget must be a positive number of bytes; got {memory_budget!r}")
+    workers = usable_cores() if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive number of threads; got {workers!r}")
 
     splits = {"train": as_tensors(data.x_train, data.y_train)}
     if data.x_val is not None:
         splits["val"] = as_tensors(data.x_val, data.y_val)
+    workers = min(workers, len(configs))
     per_member = estimate_member_bytes(configs[0], data)   # members differ in nothing that costs memory
-    size = max(1, min(len(configs), budget // per_member))
+    size = max(1, min(math.ceil(len(configs) / workers), budget // (per_member * workers)))
     n_chunks = math.ceil(len(configs) / size)
     size = math.ceil(len(configs) / n_chunks)  # balanced chunks
-    results: list[tuple[History, nn.Module]] = []
+    chunks = [range(start, min(start + size, len(configs))) for start in range(0, len(configs), size)]
+    models = [build_model(c, spec.n_inputs, spec.n_outputs) for c in configs]   # reseeds the global RNG
+    histories = [History() for _ in configs]
+    stop = threading.Event()   # set on Ctrl-C: every chunk still training ends at its next step
+
+    def train(chunk: range) -> None:
+        if stop.is_set():
+            return
+        try:
+            _Batch([configs[i] for i in chunk], [models[i] for i in chunk], [histories[i] for i in chunk],
+                   spec, splits, stop).run()
+        except BaseException:   # Ctrl-C or an error: the other workers stop at their next step
+            stop.set()
+            raise
+
     interrupted = False
     # With deterministic algorithms on, torch fills every new tensor with NaN to expose reads of
     # uninitialised memory; nothing here reads before writing, so that extra pass is skipped.
     fill = torch.utils.deterministic.fill_uninitialized_memory
     torch.utils.deterministic.fill_uninitialized_memory = False
+    threads = torch.get_num_threads()
     try:
-        for start in range(0, len(configs), size):
-            chunk = configs[start:start + size]
-            models = [build_model(c, spec.n_inputs, spec.n_outputs) for c in chunk]
-            histories = [History() for _ in chunk]
-            if not interrupted:
+        if len(chunks) == 1 or workers == 1:
+            for chunk in chunks:
                 try:
-                    _Batch(chunk, models, histories, spec, splits).run()
+                    train(chunk)
                 except KeyboardInterrupt:
                     interrupted = True
-            results += zip(histories, models)
+        else:
+            torch.set_num_threads(1)   # one core per worker
+            with ThreadPoolExecutor(workers, thread_name_prefix="sweep") as pool:
+                futures = [pool.submit(train, chunk) for chunk in chunks]
+                for future in futures:
+                    try:
+                        future.result()
+                    except KeyboardInterrupt:   # here (Ctrl-C) or in a worker: stop them all, keep going
+                        stop.set()
+                        interrupted = True
     finally:
+        torch.set_num_threads(threads)
         torch.utils.deterministic.fill_uninitialized_memory = fill
     if interrupted:
-        for history, _ in results:
+        for history in histories:
             history.interrupted = True
-        print(f"Training interrupted: all {len(results)} member(s) keep their history so far "
+        print(f"Training interrupted: all {len(configs)} member(s) keep their history so far "
               "and, where fit would, their best weights.")
-    return results
+    return list(zip(histories, models))
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on: the default number of sweep workers."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # not Linux
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -214,9 +263,9 @@ class _Batch:
     its module and its row is dropped.
     """
 
-    def __init__(self, configs, models, histories, spec: _Spec, splits):
+    def __init__(self, configs, models, histories, spec: _Spec, splits, stop: threading.Event | None = None):
         self.configs, self.models, self.histories, self.spec = configs, models, histories, spec
-        self.splits = splits
+        self.splits, self.stop = splits, stop
         self.stoppers = [EarlyStopping(c.patience, c.min_delta) for c in configs]
         self.order_generators = [torch.Generator().manual_seed(c.seed) for c in configs]  # batch order
         self.noise_generators = [torch.Generator().manual_seed(c.seed) for c in configs]  # dropout, noise
@@ -243,7 +292,10 @@ class _Batch:
             column += shape.numel()
         self.n_decayed = sum(named[0][i][1].numel() for i in decayed)
         self.layout = layout
-        self.flat = torch.empty(len(models), column)
+        # Rows are padded to a whole number of vector blocks (zeros that never move): element-wise kernels
+        # then treat every member alike, whatever its row, so a member's run does not depend on its chunk.
+        self.padding = -column % ROW_ALIGNMENT
+        self.flat = torch.zeros(len(models), column + self.padding)
         for i, (first, shape) in layout.items():
             self.flat[:, first:first + shape.numel()] = torch.stack([n[i][1].detach().reshape(-1) for n in named])
         self.buffers = {i: torch.stack([n[i][1].detach() for n in named]) for i, (name, t) in enumerate(named[0])
@@ -445,7 +497,7 @@ class _Batch:
         if self.spec.model == "mlp":   # every slice reuses the first layer's weights, stacked as one matrix
             self._eval_first_layer = (weight.detach().reshape(-1, weight.shape[-1]), bias.detach().reshape(-1, 1))
         outputs = torch.empty(M, self.spec.n_outputs, n)
-        rows = max(32, EVAL_FLOATS // (M * self.spec.widest()))   # small slices stay in cache
+        rows = max(32, EVAL_FLOATS // self.spec.widest())   # small slices stay in cache; the same for any M
         for start in range(0, n, rows):
             outputs[:, :, start:start + rows] = self.forward(self._inputs(x[start:start + rows]), training=False)
         targets = y.expand(M, *y.shape)
@@ -464,19 +516,20 @@ class _Batch:
     def step(self) -> None:
         """One update of every active member, with torch.optim's formulas on the flat (M, P) buffers."""
         leaves = [self.tensors[i] for i in self.layout]
-        grad = torch.cat([t.grad.reshape(len(self.active), -1) for t in leaves], dim=1)
+        grads = [t.grad.reshape(len(self.active), -1) for t in leaves]
+        grad = torch.cat(grads + [grads[0].new_zeros(len(self.active), self.padding)], dim=1)
         for t in leaves:
             t.grad = None
         # Leaves were laid out in layout order; ``flat`` columns follow the same order.
         param = self.flat
         n = self.n_decayed
         if self.any_l1:   # d/dw of l1·Σ|w| (fit gets it from autograd on the penalty)
-            grad[:, :n] += self.l1 * torch.sign(param[:, :n])
+            grad[:, :n].addcmul_(torch.sign(param[:, :n]), self.l1)
         if self.any_l2:   # d/dw of l2/2·Σw²
-            grad[:, :n] += self.l2 * param[:, :n]
+            grad[:, :n].addcmul_(param[:, :n], self.l2)
         optimizer = self.spec.optimizer
         if self.any_decay and optimizer in ("sgd", "adam"):      # coupled: added to the gradient
-            grad[:, :n] += self.weight_decay * param[:, :n]
+            grad[:, :n].addcmul_(param[:, :n], self.weight_decay)
         if optimizer == "sgd":
             if self.any_momentum:
                 if not self.moments:
@@ -578,6 +631,8 @@ class _Batch:
         self.epoch_data = (x.index_select(0, order.reshape(-1)).view(len(self.active), n, -1), y[order])
         smoothing = self.spec.label_smoothing
         for start in range(0, n, size):
+            if self.stop is not None and self.stop.is_set():   # Ctrl-C reached another thread
+                raise KeyboardInterrupt
             stop = min(start + size, n)
             if self.norms and stop - start < 2:   # as fit: batch statistics of one sample are undefined
                 continue

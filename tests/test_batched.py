@@ -257,11 +257,19 @@ def test_memory_estimate_grows_with_the_work():
     assert small < estimate_member_bytes(Config(hidden=(8,), batch_size=60), data)
 
 
-def test_a_small_budget_splits_the_sweep_into_chunks_with_the_same_results(monkeypatch):
-    data = make_classification()
-    base = Config(hidden=(10,), epochs=2, batch_size=16, lr=0.01, patience=1)
-    configs = [replace(base, seed=s, lr=0.01 * (s + 1), dropout=0.1 * s) for s in range(5)]
-    whole = train_batched(configs, data)
+def assert_identical_runs(runs, others):
+    """Bit for bit: every history field and every tensor of every member."""
+    for (history, model), (other, other_model) in zip(runs, others, strict=True):
+        for name in ("train_loss", "train_acc", "val_loss", "val_acc", "best_epoch", "stopped_early", "diverged",
+                     "interrupted"):
+            assert getattr(history, name) == getattr(other, name), name
+        for key, value in model.state_dict().items():
+            assert torch.equal(value, other_model.state_dict()[key]), key
+
+
+@pytest.fixture
+def chunk_sizes(monkeypatch):
+    """The size of every chunk that _Batch is built for, in the order they start."""
     sizes, real = [], batched._Batch.__init__
 
     def spy(self, configs, *args):
@@ -269,17 +277,64 @@ def test_a_small_budget_splits_the_sweep_into_chunks_with_the_same_results(monke
         real(self, configs, *args)
 
     monkeypatch.setattr(batched._Batch, "__init__", spy)
+    return sizes
+
+
+def test_a_small_budget_splits_the_sweep_into_chunks_with_identical_results(chunk_sizes):
+    data = make_classification()
+    base = Config(hidden=(10,), epochs=2, batch_size=16, lr=0.01, patience=1)
+    configs = [replace(base, seed=s, lr=0.01 * (s + 1), dropout=0.1 * s) for s in range(5)]
+    whole = train_batched(configs, data, workers=1)
+    assert chunk_sizes == [5]                        # the default budget holds them all
+    chunk_sizes.clear()
     per_member = estimate_member_bytes(base, data)
-    chunked = train_batched(configs, data, memory_budget=2 * per_member)
-    assert sizes == [2, 2, 1]
-    for a, b in zip(whole, chunked):
-        assert_same_run(a, b, atol=1e-6)
-    sizes.clear()
-    train_batched(configs, data, memory_budget=1)   # below one member: one at a time
-    assert sizes == [1] * 5
-    sizes.clear()
-    train_batched(configs, data)                     # the default budget holds them all
-    assert sizes == [5]
+    chunked = train_batched(configs, data, memory_budget=2 * per_member, workers=1)
+    assert chunk_sizes == [2, 2, 1]
+    assert_identical_runs(whole, chunked)
+    chunk_sizes.clear()
+    train_batched(configs, data, memory_budget=1, workers=1)   # below one member: one at a time
+    assert chunk_sizes == [1] * 5
+
+
+def test_workers_share_the_members_and_the_budget(chunk_sizes):
+    data = make_classification()
+    base = Config(hidden=(10,), epochs=1, batch_size=16)
+    configs = [replace(base, seed=s) for s in range(5)]
+    train_batched(configs, data, workers=2)
+    assert sorted(chunk_sizes) == [2, 3]                   # one balanced chunk per worker
+    chunk_sizes.clear()
+    train_batched(configs, data, memory_budget=2 * estimate_member_bytes(base, data), workers=2)
+    assert chunk_sizes == [1] * 5                          # two chunks run at once: each gets half the budget
+    chunk_sizes.clear()
+    train_batched(configs[:1], data, workers=4)
+    assert chunk_sizes == [1]
+
+
+@pytest.mark.parametrize("base", [
+    Config(hidden=(12, 12), epochs=4, batch_size=16, patience=2),
+    Config(hidden=(12,), epochs=3, batch_size=16, batch_norm=True, optimizer="sgd", momentum=0.9, lr=0.05),
+    Config(hidden=(12,), epochs=3, batch_size=16, optimizer="adamw", label_smoothing=0.1),
+    Config(model="cnn", hidden=(4, 4), epochs=2, batch_size=16, input_noise=0.1),
+], ids=["mlp-early-stopping", "mlp-bn-sgd", "mlp-adamw", "cnn"])
+def test_results_do_not_depend_on_the_number_of_workers(base):
+    """Why notebooks print the same numbers on any number of cores: each member's run is bit for bit the same."""
+    data = make_classification(length=12) if base.model == "cnn" else make_classification()
+    configs = [replace(base, seed=s, lr=base.lr * (1 + s % 2), weight_decay=1e-3 * (s % 3), l1=1e-4 * (s % 2),
+                       dropout=0.2 * (s % 2)) for s in range(6)]
+    one = train_batched(configs, data, workers=1)
+    assert_identical_runs(one, train_batched(configs, data, workers=2))
+    assert_identical_runs(one, train_batched(configs, data, workers=3))
+
+
+def test_workers_leave_torchs_thread_count_as_it_was():
+    data = make_classification()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        train_batched([Config(hidden=(4,), epochs=1, seed=s) for s in range(2)], data, workers=2)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -306,7 +361,7 @@ def test_ctrl_c_keeps_every_members_history_and_best_weights(interrupt_on_epoch,
     data = make_classification()
     base = Config(hidden=(8,), epochs=10, batch_size=20, lr=0.05)
     configs = [base, replace(base, seed=1, patience=5), replace(base, seed=2, restore_best=False)]
-    runs = train_batched(configs, data)
+    runs = train_batched(configs, data, workers=1)
     assert "Training interrupted" in capsys.readouterr().out
     for config, (history, model) in zip(configs, runs):
         assert history.interrupted and history.epochs == 2 and len(history.val_loss) == 2
@@ -324,12 +379,26 @@ def test_ctrl_c_in_the_first_chunk_leaves_later_members_untrained_but_reported(i
     data = make_classification()
     base = Config(hidden=(8,), epochs=5, batch_size=20)
     configs = [replace(base, seed=s) for s in range(4)]
-    runs = train_batched(configs, data, memory_budget=2 * estimate_member_bytes(base, data))
+    runs = train_batched(configs, data, memory_budget=2 * estimate_member_bytes(base, data), workers=1)
     assert [h.epochs for h, _ in runs] == [1, 1, 0, 0]
     assert all(h.interrupted for h, _ in runs)
     untouched = build_model(configs[3], 8, 3)
     assert all(torch.equal(a, b) for a, b in zip(runs[3][1].state_dict().values(), untouched.state_dict().values()))
     assert capsys.readouterr().out.count("\n") == 1
+
+
+def test_ctrl_c_in_one_worker_stops_every_worker_and_keeps_what_each_member_learned(interrupt_on_epoch, capsys):
+    interrupt_on_epoch(3)   # the third epoch to start, in either worker
+    data = make_classification()
+    base = Config(hidden=(8,), epochs=300, batch_size=20, lr=0.05)
+    configs = [replace(base, seed=s) for s in range(4)]
+    runs = train_batched(configs, data, workers=2)
+    assert capsys.readouterr().out.count("Training interrupted") == 1
+    for config, (history, model) in zip(configs, runs):
+        assert history.interrupted and history.epochs < config.epochs
+        assert len(history.train_loss) == len(history.val_loss) == history.epochs
+        if history.epochs:   # back to its best epoch's weights, as fit after Ctrl-C
+            assert all(torch.equal(v, history.best_state[k]) for k, v in model.state_dict().items())
 
 
 # ---------------------------------------------------------------- stochastic members: statistics
@@ -400,5 +469,8 @@ def test_train_batched_rejects_what_fit_rejects():
         train_batched([Config(hidden=(4,), label_smoothing=0.1)], make_regression())
     with pytest.raises(ValueError, match="memory_budget"):
         train_batched([Config(hidden=(4,))], data, memory_budget=0)
+    for workers in (0, True, 1.5):
+        with pytest.raises(ValueError, match="workers must be a positive number of threads"):
+            train_batched([Config(hidden=(4,))], data, workers=workers)
     with pytest.raises(TypeError, match="Dataset"):
         train_batched([Config(hidden=(4,))], data.x_train)
