@@ -124,6 +124,29 @@ def test_cnn_members_match_fit(batch_norm):
     check_against_fit(configs, make_classification(length=20))
 
 
+@pytest.mark.parametrize("inputs, length, rows", [(1, 12, 3), (3, 12, 4), (3, 9, 2), (2, 5, 1)])
+def test_the_stacked_convolution_is_each_members_conv1d_with_its_gradients(inputs, length, rows):
+    """_conv against torch's Conv1d(kernel 5, stride 2, padding 2), member by member, in float64."""
+    members, out = 3, 4
+    generator = torch.Generator().manual_seed(inputs * 100 + length)
+    h = torch.randn(members, inputs, length, rows, dtype=torch.float64, generator=generator, requires_grad=True)
+    weight = torch.randn(members, out, inputs, 5, dtype=torch.float64, generator=generator, requires_grad=True)
+    bias = torch.randn(members, out, dtype=torch.float64, generator=generator, requires_grad=True)
+    y = batched._conv(h, weight, bias)                                   # (M, out, L', rows)
+    expected = torch.stack([torch.nn.functional.conv1d(h[m].permute(2, 0, 1), weight[m], bias[m], stride=2,
+                                                       padding=2) for m in range(members)])   # (M, rows, out, L')
+    torch.testing.assert_close(y, expected.permute(0, 2, 3, 1), rtol=0, atol=1e-12)
+    upstream = torch.randn(y.shape, dtype=torch.float64, generator=generator)
+    grads = torch.autograd.grad(y, (h, weight, bias), upstream)
+    expected_grads = torch.autograd.grad(expected, (h, weight, bias), upstream.permute(0, 3, 1, 2))
+    for grad, reference in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, reference, rtol=0, atol=1e-12)
+    if inputs == 1:   # evaluation: one input shared by every member gives each member's own output
+        shared = batched._conv(h[:1].detach(), weight, bias)
+        torch.testing.assert_close(shared, torch.stack([batched._conv(h[:1].detach(), weight[m:m + 1], bias[m:m + 1])[0]
+                                                        for m in range(members)]), rtol=0, atol=1e-12)
+
+
 def test_cnn_adam_matches_fit():
     base = Config(model="cnn", hidden=(4,), epochs=2, batch_size=16, lr=0.01)
     check_against_fit([replace(base, seed=0), replace(base, seed=1, lr=0.003, dropout=0.2)],
