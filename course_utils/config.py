@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from .validation import check_choice, check_nonnegative, check_number, check_positive_int, check_rate
+from .validation import (check_choice, check_nonnegative, check_number, check_positive_int, check_rate,
+                         check_widths)
 
 MODELS = ("mlp", "cnn")
 ACTIVATIONS = ("relu", "tanh", "gelu")
@@ -45,9 +46,7 @@ class Config:
 
     def __post_init__(self):
         check_choice(self.model, "model", MODELS)
-        if isinstance(self.hidden, int) or not all(isinstance(h, int) and h > 0 for h in self.hidden):
-            raise ValueError(f"hidden must be a tuple of positive layer sizes such as (100, 100); got {self.hidden!r}")
-        object.__setattr__(self, "hidden", tuple(self.hidden))
+        object.__setattr__(self, "hidden", check_widths(self.hidden, "hidden"))
         if self.model == "cnn" and not self.hidden:
             raise ValueError("a CNN needs at least one conv layer: hidden must be non-empty, e.g. (25, 25, 25)")
         check_choice(self.activation, "activation", ACTIVATIONS)

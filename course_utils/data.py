@@ -49,7 +49,8 @@ class Dataset:
     def n_classes(self) -> int:
         if not self.is_classification:
             raise ValueError(f"{self.name or 'this dataset'} is a regression task: it has no classes")
-        return int(max(self.y_train.max(), self.y_test.max())) + 1
+        labels = [y for y in (self.y_train, self.y_val, self.y_test) if y is not None]
+        return int(max(y.max() for y in labels)) + 1
 
     def __repr__(self) -> str:
         parts = [f"train {self.x_train.shape}"]

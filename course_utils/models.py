@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from .config import ACTIVATIONS, Config
-from .validation import check_choice, check_nonnegative, check_positive_int, check_rate
+from .validation import check_choice, check_nonnegative, check_positive_int, check_rate, check_widths
 
 _ACTIVATION_LAYERS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 
@@ -50,6 +50,7 @@ class MLP(nn.Sequential):
         check_rate(dropout, "dropout")
         check_rate(input_dropout, "input_dropout")
         check_nonnegative(input_noise, "input_noise")
+        hidden = check_widths(hidden, "hidden")
         layers: list[nn.Module] = [nn.Flatten()]
         if input_noise > 0:
             layers.append(GaussianNoise(input_noise))
@@ -57,7 +58,6 @@ class MLP(nn.Sequential):
             layers.append(nn.Dropout(input_dropout))
         width_in = n_inputs
         for width in hidden:
-            check_positive_int(width, "hidden layer width")
             layers += _hidden_block(nn.Linear(width_in, width), width, activation, dropout, batch_norm,
                                     nn.BatchNorm1d)
             width_in = width
@@ -80,10 +80,10 @@ class CNN1d(nn.Module):
         check_choice(activation, "activation", ACTIVATIONS)
         check_rate(dropout, "dropout")
         check_nonnegative(input_noise, "input_noise")
+        channels = check_widths(channels, "channels")
         layers: list[nn.Module] = [GaussianNoise(input_noise)] if input_noise > 0 else []
         c_in = 1
         for c_out in channels:
-            check_positive_int(c_out, "channels")
             layers += _hidden_block(nn.Conv1d(c_in, c_out, kernel_size=5, stride=2, padding=2), c_out,
                                     activation, dropout, batch_norm, nn.BatchNorm1d)
             c_in = c_out

@@ -75,6 +75,13 @@ def _labelled(configs) -> list[tuple[str, Config]]:
     for _, config in items:
         if not isinstance(config, Config):
             raise TypeError(f"every configuration must be a course_utils.Config; got {type(config).__name__}")
+    first_of: dict[Config, int] = {}
+    for i, (_, config) in enumerate(items):
+        twin = first_of.setdefault(dataclasses.replace(config, seed=0), i)
+        if twin != i:
+            raise ValueError(f"configurations {twin} and {i} differ at most in their seed, and sweep sets every "
+                             "run's seed from seeds=..., so they would train the same runs: drop one, or ask for "
+                             "more seeds")
     varying = _varying([c for _, c in items])
     return [(label if label is not None else ", ".join(f"{n}={getattr(c, n)}" for n in varying) or "base", c)
             for label, c in items]

@@ -78,7 +78,7 @@ class EarlyStopping:
     """
 
     def __init__(self, patience: int | None = None, min_delta: float = 0.0):
-        if patience is not None and (not isinstance(patience, int) or patience < 1):
+        if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
             raise ValueError(f"patience must be a positive integer or None; got {patience!r}")
         self.patience = patience
         self.min_delta = check_nonnegative(min_delta, "min_delta")

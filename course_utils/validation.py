@@ -80,6 +80,16 @@ def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_widths(value, name: str) -> tuple[int, ...]:
+    """Layer widths (or channels) such as (100, 100): a sequence of positive integers, possibly empty."""
+    def positive(width) -> bool:
+        return not isinstance(width, bool) and isinstance(width, (int, np.integer)) and width > 0
+    widths = tuple(value) if isinstance(value, Iterable) and not isinstance(value, (str, bytes)) else None
+    if widths is None or not all(map(positive, widths)):
+        raise ValueError(f"{name} must be a tuple of positive layer sizes such as (100, 100); got {value!r}")
+    return tuple(int(width) for width in widths)
+
+
 def check_choice(value, name: str, choices: Iterable[str]) -> str:
     """An option name that must be one of ``choices``; the message lists them."""
     choices = tuple(choices)

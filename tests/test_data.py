@@ -32,6 +32,11 @@ class TestDataset:
         assert d.n_classes == 4
         assert "4 classes" in repr(d) and "train (100, 2)" in repr(d)
 
+    def test_classes_are_counted_over_every_split(self):
+        d = id_dataset(n_classes=4)
+        with_val = Dataset(d.x_train, d.y_train, d.x_test, d.y_test, x_val=d.x_test[:1], y_val=np.array([6]))
+        assert with_val.n_classes == 7
+
     def test_regression_has_no_classes(self):
         d = Dataset(np.zeros((3, 2)), np.array([0.5, 1.0, 2.0]), np.zeros((1, 2)), np.array([1.0]), name="r")
         assert not d.is_classification

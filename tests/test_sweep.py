@@ -124,6 +124,12 @@ class TestLabels:
         assert out.table["label"].tolist() == ["base", "base"]
         assert out.table["seed"].tolist() == [3, 4]
 
+    def test_configurations_that_differ_only_in_their_seed_are_refused(self):
+        with pytest.raises(ValueError, match="configurations 0 and 2 differ at most in their seed"):
+            sweep([BASE, replace(BASE, dropout=0.25), replace(BASE, seed=7)], self.data, progress=False)
+        with pytest.raises(ValueError, match="configurations 0 and 1 differ at most in their seed"):
+            sweep({"a": BASE, "b": BASE}, self.data, progress=False)
+
     def test_numpy_seeds(self):
         out = sweep(BASE, self.data, seeds=np.arange(2), progress=False)
         assert out.table["seed"].tolist() == [0, 1]
