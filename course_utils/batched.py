@@ -36,7 +36,7 @@ import copy
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -106,7 +106,8 @@ def estimate_member_bytes(config: Config, data: Dataset) -> int:
 
 
 def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: int | None = None,
-                  workers: int | None = None) -> list[tuple[History, nn.Module]]:
+                  workers: int | None = None,
+                  progress: Callable[[int], None] | None = None) -> list[tuple[History, nn.Module]]:
     """Train every configuration as a member of one stacked model; return ``(history, model)`` per config.
 
     Each pair is what ``fit(build_model(config, ...), data, config)`` gives,
@@ -121,6 +122,10 @@ def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: in
     the number of workers. Chunks are sized so that the estimated memory of
     the running chunks stays under ``memory_budget`` (default
     ``MEMORY_BUDGET``) bytes.
+
+    ``progress(n)``, if given, is called (from the worker threads) whenever
+    ``n`` more member-epochs are done; a member that stops early counts all
+    its epochs then, so the calls add up to the configurations' epochs.
 
     Ctrl-C ends training cleanly: every member keeps its history so far (and,
     as in ``fit``, its best weights); all histories are marked ``interrupted``.
@@ -161,7 +166,7 @@ def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: in
             return
         try:
             _Batch([configs[i] for i in chunk], [models[i] for i in chunk], [histories[i] for i in chunk],
-                   spec, splits, stop).run()
+                   spec, splits, stop, progress).run()
         except BaseException:   # Ctrl-C or an error: the other workers stop at their next step
             stop.set()
             raise
@@ -264,9 +269,11 @@ class _Batch:
     its module and its row is dropped.
     """
 
-    def __init__(self, configs, models, histories, spec: _Spec, splits, stop: threading.Event | None = None):
+    def __init__(self, configs, models, histories, spec: _Spec, splits, stop: threading.Event | None = None,
+                 progress: Callable[[int], None] | None = None):
         self.configs, self.models, self.histories, self.spec = configs, models, histories, spec
-        self.splits, self.stop = splits, stop
+        self.splits, self.stop, self.progress = splits, stop, progress
+        self.reported = 0         # member-epochs passed to ``progress`` so far
         self.stoppers = [EarlyStopping(c.patience, c.min_delta) for c in configs]
         self.order_generators = [torch.Generator().manual_seed(c.seed) for c in configs]  # batch order
         self.noise_generators = [torch.Generator().manual_seed(c.seed) for c in configs]  # dropout, noise
@@ -599,6 +606,7 @@ class _Batch:
                     stopped = [self.active.index(m) for m in stopped_members]
                 if stopped:
                     self._freeze(stopped, stopped_early=True)
+                self._report(epoch)
         except KeyboardInterrupt:
             for member in self.active:
                 self.histories[member].interrupted = True
@@ -613,6 +621,16 @@ class _Batch:
             self._write_back(row)
             _restore_best(self.models[member], self.histories[member], self.configs[member])
         self.active = []
+        self._report(self.spec.epochs)
+
+    def _report(self, epoch: int) -> None:
+        """Pass on the member-epochs done after ``epoch``: a frozen member has done all of its epochs."""
+        if self.progress is None:
+            return
+        done = epoch * len(self.active) + self.spec.epochs * (len(self.configs) - len(self.active))
+        if done > self.reported:
+            self.progress(done - self.reported)
+            self.reported = done
 
     def train_epoch(self) -> None:
         """One pass over each member's own shuffle of the training set, in fit's batches."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -119,21 +120,27 @@ def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bo
         raise ValueError("early stopping (patience) needs track_validation=True")
     train_data = data if track_validation else dataclasses.replace(data, x_val=None, y_val=None)
     runs = [(label, dataclasses.replace(config, seed=int(seed))) for label, config in labelled for seed in seeds]
-    bar = tqdm(total=len(runs), desc="sweep", unit="runs", bar_format=BAR_FORMAT, disable=not progress,
-               file=sys.stderr)
+    bar = tqdm(total=sum(run.epochs for _, run in runs), desc=f"sweep of {len(runs)} runs", unit="epochs",
+               bar_format=BAR_FORMAT, disable=not progress, file=sys.stderr)
+    bar_lock = threading.Lock()   # batched groups report from their worker threads
+
+    def advance(epochs: int) -> None:
+        with bar_lock:
+            bar.update(epochs)
+
     trained: dict[int, tuple[History, nn.Module]] = {}
     interrupted = False
     try:
         for group in _groups([run for _, run in runs], batched and model_fn is build_model):
             if len(group) > 1:
-                results = train_batched([runs[i][1] for i in group], train_data)
+                results = train_batched([runs[i][1] for i in group], train_data, progress=advance)
             else:
                 model = model_fn(runs[group[0]][1], n_inputs, n_outputs)
                 results = [(fit(model, train_data, runs[group[0]][1], progress=False), model)]
+                advance(runs[group[0]][1].epochs)
             if any(history.interrupted for history, _ in results):
                 raise KeyboardInterrupt
             trained.update(zip(group, results))
-            bar.update(len(group))
     except KeyboardInterrupt:
         interrupted = True
         print(f"Sweep interrupted: the {len(trained)} finished run(s) are kept.")

@@ -349,6 +349,17 @@ def test_results_do_not_depend_on_the_number_of_workers(base):
     assert_identical_runs(one, train_batched(configs, data, workers=3))
 
 
+def test_progress_is_reported_per_epoch_and_adds_up_to_every_members_epochs():
+    data = make_classification()
+    base = Config(hidden=(8,), epochs=6, batch_size=20, patience=1)
+    configs = [replace(base, seed=s, lr=0.05 * (s + 1)) for s in range(4)]
+    calls = []
+    runs = train_batched(configs, data, workers=2, progress=calls.append)
+    assert any(history.stopped_early for history, _ in runs)   # their unused epochs are counted too
+    assert sum(calls) == 4 * 6 and min(calls) > 0
+    assert len(calls) >= 6                                     # at least once per epoch of each worker's chunk
+
+
 def test_workers_leave_torchs_thread_count_as_it_was():
     data = make_classification()
     threads = torch.get_num_threads()

@@ -228,6 +228,16 @@ def test_batched_sweep_matches_one_fit_per_run():
         np.testing.assert_allclose(together.table[column], alone.table[column], atol=1e-4, err_msg=column)
 
 
+@pytest.mark.parametrize("batched", [True, False])
+def test_the_progress_bar_counts_every_runs_epochs(batched, capsys):
+    data = make_classification()
+    configs = {"plain": BASE, "wider": replace(BASE, hidden=(12,), epochs=3)}
+    sweep(configs, data, seeds=(0, 1), batched=batched)
+    last = capsys.readouterr().err.split("\r")[-1]
+    total = 2 * BASE.epochs + 2 * 3
+    assert last.startswith(f"sweep of 4 runs: {total}/{total} epochs"), last
+
+
 def test_ctrl_c_in_a_batched_group_keeps_the_groups_already_finished(monkeypatch, capsys):
     from course_utils import batched
     real = batched._Batch.train_epoch
