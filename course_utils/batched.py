@@ -39,6 +39,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -117,7 +118,7 @@ def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: in
     pass ``can_batch``.
 
     Members are trained in chunks, ``workers`` chunks at a time (default: one
-    per CPU core this process may use), each worker on one core; a member's
+    per CPU core this process may use, ``usable_cores``), each worker on one core; a member's
     run is bit for bit the same in any chunk, so the results do not depend on
     the number of workers. Chunks are sized so that the estimated memory of
     the running chunks stays under ``memory_budget`` (default
@@ -206,11 +207,32 @@ def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: in
 
 
 def usable_cores() -> int:
-    """The CPU cores this process may run on: the default number of sweep workers."""
+    """The CPU cores this process may use, the default number of sweep workers.
+
+    Its CPU affinity, capped by a container's CPU quota: a JupyterHub or Docker
+    limit of one CPU leaves every core visible but lets only one work.
+    """
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:   # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    return cores if quota is None else max(1, min(cores, int(quota)))
+
+
+def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The CPUs a cgroup quota grants this process (cgroup v2 or v1), or None where there is no quota."""
+    try:   # v2: "max 100000" (no quota) or "150000 100000" (1.5 CPUs)
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:   # v1: a quota of -1 means none
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return quota / period if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
