@@ -735,9 +735,10 @@ class _StridedConv(torch.autograd.Function):
 
     h (M, in, L, rows), weight (M, out, in, 5), bias (M, out) -> (M, out, L'·rows). Each tap reads a
     view of the input's stride-2 phases (``_phases``, one copy of the input), so nothing is copied five
-    times as im2col would. The backward gets the weight gradient and each tap's share of the input
-    gradient tap by tap, then adds the shares where the taps read: even input positions from taps
-    0, 2, 4, odd ones from taps 1, 3. On CPU this is about twice as fast as im2col.
+    times as im2col would. The backward gets the weight gradient tap by tap, and the input gradient as
+    the transposed convolution, computed the same way: even input positions from taps 0, 2, 4 and odd
+    ones from taps 1, 3, each a product over a view of the zero-guarded output gradient. On CPU this
+    is about twice as fast as im2col.
     """
 
     @staticmethod
@@ -761,21 +762,22 @@ class _StridedConv(torch.autograd.Function):
         for k in range(5):
             torch.bmm(grad, _tap(phases, k, length).transpose(1, 2), out=grad_taps[k])
         grad_h = None
-        if ctx.needs_input_grad[0]:   # each tap's share of the input gradient, (5, M, in, L', rows), summed
-            shares = grad.new_empty(5, M, C, grad.shape[-1])
-            for k in range(5):
-                torch.bmm(taps[k].transpose(1, 2), grad, out=shares[k])
-            shares = shares.view(5, M, C, length, -1)
+        if ctx.needs_input_grad[0]:   # the transposed convolution: like the forward, products over views
+            rows = grad.shape[-1] // length
+            guarded = grad.new_zeros(M, grad.shape[1], (length + 2) * rows)   # output positions -1 .. L', zero ends
+            guarded[:, :, rows:(length + 1) * rows] = grad
+
+            def at(offset):   # the gradient at output positions m + offset, m = 0 .. L' - 1
+                return guarded[:, :, (1 + offset) * rows:(1 + offset + length) * rows]
+
             # Input position 2m reads padded 2m + 2: taps 2, 0, 4 at outputs m, m + 1, m - 1;
             # input position 2m + 1 reads padded 2m + 3: taps 3, 1 at outputs m, m + 1.
-            pairs = grad.new_empty(M, C, length, 2, shares.shape[-1])   # (m, parity): input position 2m + parity
-            even, odd = pairs[:, :, :, 0], pairs[:, :, :, 1]
-            even.copy_(shares[2])
-            even[:, :, :-1] += shares[0][:, :, 1:]
-            even[:, :, 1:] += shares[4][:, :, :-1]
-            odd.copy_(shares[3])
-            odd[:, :, :-1] += shares[1][:, :, 1:]
-            grad_h = pairs.view(M, C, 2 * length, -1)[:, :, :L]    # an odd L has no position 2·length - 1
+            back = taps.transpose(2, 3)                                       # (5, M, in, out)
+            even = torch.bmm(back[2], grad)
+            even.baddbmm_(back[0], at(1)).baddbmm_(back[4], at(-1))
+            odd = torch.bmm(back[3], grad).baddbmm_(back[1], at(1))
+            pairs = torch.stack((even.view(M, C, length, rows), odd.view(M, C, length, rows)), dim=3)
+            grad_h = pairs.view(M, C, 2 * length, rows)[:, :, :L]   # an odd L has no position 2·length - 1
         return grad_h, grad_taps.permute(1, 2, 3, 0), grad.sum(2)
 
 
