@@ -138,18 +138,23 @@ def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bo
                 model = model_fn(runs[group[0]][1], n_inputs, n_outputs)
                 results = [(fit(model, train_data, runs[group[0]][1], progress=False), model)]
                 advance(runs[group[0]][1].epochs)
+            # Runs cut short keep what they learned (their best weights, as fit keeps them); runs that
+            # never started are left out.
+            trained.update((i, result) for i, result in zip(group, results) if result[0].epochs)
             if any(history.interrupted for history, _ in results):
                 raise KeyboardInterrupt
-            trained.update(zip(group, results))
     except KeyboardInterrupt:
         interrupted = True
-        print(f"Sweep interrupted: the {len(trained)} finished run(s) are kept.")
+        partial = sum(history.interrupted for history, _ in trained.values())
+        print(f"Sweep interrupted: {len(trained) - partial} finished run(s) and {partial} cut short are kept; "
+              "the table's 'interrupted' column marks the ones cut short.")
     finally:
         bar.close()
     done = sorted(trained)
-    rows = [_row(*runs[i], varying, *trained[i], data) for i in done]
-    return SweepResult(pd.DataFrame(rows), [trained[i][0] for i in done], [trained[i][1] for i in done],
-                       interrupted)
+    table = pd.DataFrame([_row(*runs[i], varying, *trained[i], data) for i in done])
+    if interrupted:
+        table["interrupted"] = [trained[i][0].interrupted for i in done]
+    return SweepResult(table, [trained[i][0] for i in done], [trained[i][1] for i in done], interrupted)
 
 
 def _groups(runs: Sequence[Config], batched: bool) -> list[list[int]]:

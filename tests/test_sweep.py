@@ -184,11 +184,13 @@ def test_ctrl_c_keeps_finished_runs(monkeypatch, capsys, interrupt_at):
     configs = [BASE, replace(BASE, dropout=0.5)]  # 2 epochs per run: runs 1 and 2 use calls 1-4
     out = sweep(configs, make_classification(n_train=30), seeds=(0, 1), progress=False, batched=False)
     assert out.interrupted
-    assert len(out.table) == len(out.histories) == len(out.models) == 2
-    assert out.table["seed"].tolist() == [0, 1] and out.table["dropout"].tolist() == [0.0, 0.0]
-    assert all(not h.interrupted for h in out.histories)
+    cut_short = interrupt_at == 6   # the third run had trained one epoch: it is kept, marked
+    assert len(out.table) == len(out.histories) == len(out.models) == 2 + cut_short
+    assert out.table["seed"].tolist()[:2] == [0, 1] and out.table["dropout"].tolist()[:2] == [0.0, 0.0]
+    assert out.table["interrupted"].tolist() == [False, False] + [True] * cut_short
+    assert [h.interrupted for h in out.histories] == [False, False] + [True] * cut_short
     printed = capsys.readouterr().out
-    assert "Sweep interrupted: the 2 finished run(s) are kept." in printed
+    assert f"Sweep interrupted: 2 finished run(s) and {int(cut_short)} cut short are kept" in printed
 
 
 def test_model_fn_builds_each_run():
@@ -251,4 +253,23 @@ def test_ctrl_c_in_a_batched_group_keeps_the_groups_already_finished(monkeypatch
     configs = [BASE, replace(BASE, hidden=(12,))]  # two architectures: two groups of two seeds
     out = sweep(configs, make_classification(), seeds=(0, 1), progress=False)
     assert out.interrupted and len(out.table) == 2 and out.table["hidden"].tolist() == [BASE.hidden] * 2
-    assert "Sweep interrupted: the 2 finished run(s) are kept." in capsys.readouterr().out
+    assert out.table["interrupted"].tolist() == [False, False]   # the cut group had not trained an epoch
+    assert "Sweep interrupted: 2 finished run(s) and 0 cut short are kept" in capsys.readouterr().out
+
+
+def test_ctrl_c_keeps_the_runs_it_cut_short_with_what_they_learned(monkeypatch, capsys):
+    from course_utils import batched
+    real, epochs = batched._Batch.train_epoch, []
+
+    def flaky(self):
+        epochs.append(1)
+        if len(epochs) == 3:   # the third epoch of the only group
+            raise KeyboardInterrupt
+        return real(self)
+
+    monkeypatch.setattr(batched._Batch, "train_epoch", flaky)
+    monkeypatch.setattr(batched, "usable_cores", lambda: 1)   # one chunk: the cut lands on one known epoch
+    out = sweep(replace(BASE, epochs=5), make_classification(), seeds=(0, 1), progress=False)
+    assert out.interrupted and out.table["interrupted"].tolist() == [True, True]
+    assert out.table["epochs"].tolist() == [2, 2] and all(h.interrupted for h in out.histories)
+    assert "0 finished run(s) and 2 cut short are kept" in capsys.readouterr().out
