@@ -75,10 +75,14 @@ def flat_parameters(model: torch.nn.Module) -> torch.Tensor:
 
 
 def adam_step(w, grad, m, v, t, lr, weight_decay, decoupled, *, coupling_swapped=False, ignore_decay=False,
-              bias_correction=True, beta1=0.9, beta2=0.999, eps=1e-8):
+              bias_correction=True, fresh_moments=False, first_step_always=False, beta1=0.9, beta2=0.999, eps=1e-8):
     """One Adam step in NumPy; the keyword switches make the usual learner mistakes."""
     if ignore_decay:
         weight_decay = 0.0
+    if fresh_moments:
+        m, v = np.zeros_like(m), np.zeros_like(v)
+    if first_step_always:
+        t = 1
     if decoupled != coupling_swapped:
         w = w * (1 - lr * weight_decay)
     else:

@@ -48,6 +48,8 @@ def test_adam_step_wrong_answers(capsys):
         "swapped": (lambda *a: adam_step(*a, coupling_swapped=True), "*other* kind of decay"),
         "no bias correction": (lambda *a: adam_step(*a, bias_correction=False), "bias correction"),
         "no decay": (lambda *a: adam_step(*a, ignore_decay=True), "ignores weight_decay"),
+        "fresh moments": (lambda *a: adam_step(*a, fresh_moments=True), "at step 2 your w differs"),
+        "t stuck at 1": (lambda *a: adam_step(*a, first_step_always=True), "use this step's t"),
         "returns w only": (lambda *a: adam_step(*a)[0], "tuple"),
         "crash": (lambda *a: 1 / 0, "ZeroDivisionError"),
     }

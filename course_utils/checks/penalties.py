@@ -100,8 +100,9 @@ def check_adam_step(adam_step) -> Verdict:
                 plain = _torch_adam(w0, grads, lr, 0.0, False)[0]
                 if np.allclose(got, plain, rtol=1e-6, atol=1e-9):
                     return report(False, f"{name}: your step ignores weight_decay.")
-            hint = (" Did you forget the bias correction 1 − β^t?" if step <= 2 else
-                    " The first steps are right, so check how m and v are carried from step to step.")
+            hint = (" Did you forget the bias correction 1 − β^t?" if step == 1 else
+                    " The first step is right, so check what carries from step to step: update the m and v "
+                    "you are given (not fresh zeros), and use this step's t in the bias correction.")
             return report(False, f"{name}: at step {step} your w differs from PyTorch's by "
                                   f"{np.max(np.abs(got - want)):.2g}.{hint}")
     return report(True, "both steps match torch.optim.Adam and torch.optim.AdamW for five steps. "
