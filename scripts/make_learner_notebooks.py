@@ -16,6 +16,9 @@ or database):
 * ``ClearOutput`` removes outputs and execution counts, so a learner sees
   nothing the solutions produced.
 
+The saved state of interactive widgets goes too: it belongs to outputs that
+are gone, and its random ids would change the file at every execution.
+
 learner/ sits beside notebooks/, at the same depth, so a path that climbs to
 the repository (``../data/...``) or goes through ``course_utils`` works from
 both. A learner notebook whose exercise is unanswered still runs top to
@@ -46,6 +49,7 @@ def learner_version(notebook):
     resources = {}
     notebook, resources = ClearSolutions(enforce_metadata=False).preprocess(notebook, resources)
     notebook, resources = ClearOutput().preprocess(notebook, resources)
+    notebook.metadata.pop("widgets", None)
     return notebook
 
 

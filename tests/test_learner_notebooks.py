@@ -68,6 +68,12 @@ def test_no_solution_leaks_into_learner_notebooks():
             assert marker not in text, f"{path.relative_to(ROOT)} contains {marker!r}: a solution leaks"
 
 
+def test_learner_notebooks_carry_no_widget_state():
+    """Widget state belongs to outputs that are cleared, and its random ids would churn the files."""
+    for path in sorted(LEARNER_DIR.glob("*.ipynb")):
+        assert "widgets" not in nbformat.read(path, as_version=4).metadata, f"{path.name}: run make learner"
+
+
 def check_cells(source: nbformat.NotebookNode) -> list[int]:
     """Indices of the check cells: the first code cell after each exercise's solution cell(s)."""
     def is_solution(cell):
