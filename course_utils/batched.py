@@ -4,10 +4,10 @@ A sweep of M configurations that share an architecture and a schedule is run
 as a single network whose every tensor has a leading member axis of size M:
 
 * an MLP layer is one batched product, W (M, out, in) @ h (M, in, batch);
-* a CNN layer (kernel 5, stride 2) is a sum of five such products, one per
-  kernel tap, each reading a contiguous run of one stride-2 phase of its input
-  (``_StridedConv``), followed by a batched readout; on CPU this is faster than
-  grouped convolutions or an im2col copy;
+* a CNN layer (kernel 5, stride 2) is one such product over the im2col
+  columns of its input, and its input gradient five per-tap products over
+  views of the output gradient (``_StridedConv``), followed by a batched
+  readout; on CPU this is faster than grouped convolutions;
 * batch norm runs per member: its channels are the M × width rows;
 * the loss is the sum of the members' mean losses, so each member's gradient
   is exactly its own, and SGD / Adam / AdamW are applied to the stacked
@@ -462,11 +462,13 @@ class _Batch:
                 h = torch.baddbmm(bias.unsqueeze(2), weight, h)
             if k == len(self.layers) - 1:
                 return h
-            if self.norms:
+            if self.norms:   # activated before it is viewed: in place on a view, autograd would copy it
                 gamma, beta, mean, var = self.norms[k]
-                h = F.batch_norm(h.view(1, -1, h.shape[2]), mean.view(-1), var.view(-1), gamma.reshape(-1),
-                                 beta.reshape(-1), training, BN_MOMENTUM, BN_EPS).view(h.shape)
-            h = activation(h)
+                h = activation(F.batch_norm(h.view(1, -1, h.shape[2]), mean.view(-1), var.view(-1),
+                                            gamma.reshape(-1), beta.reshape(-1), training, BN_MOMENTUM,
+                                            BN_EPS)).view(h.shape)
+            else:
+                h = activation(h)
             if training:
                 mask = self._mask(self.dropout_site, (h.shape[2], h.shape[1]))
                 if mask is not None:
@@ -488,11 +490,13 @@ class _Batch:
         for k, (weight, bias) in enumerate(self.layers[:-1]):
             h = _conv(h, weight, bias)                             # (M, out, L', rows)
             _, channels, length, rows = h.shape
-            if self.norms:
+            if self.norms:   # activated before it is viewed: in place on a view, autograd would copy it
                 gamma, beta, mean, var = self.norms[k]
-                h = F.batch_norm(h.view(1, M * channels, -1), mean.view(-1), var.view(-1), gamma.reshape(-1),
-                                 beta.reshape(-1), training, BN_MOMENTUM, BN_EPS).view(h.shape)
-            h = activation(h)
+                h = activation(F.batch_norm(h.view(1, M * channels, -1), mean.view(-1), var.view(-1),
+                                            gamma.reshape(-1), beta.reshape(-1), training, BN_MOMENTUM,
+                                            BN_EPS)).view(h.shape)
+            else:
+                h = activation(h)
             if training:
                 mask = self._mask(self.dropout_site, (rows, channels, length))   # drawn (B, C, L') as fit's
                 if mask is not None:
@@ -691,24 +695,27 @@ class _Batch:
         self.epoch_data = None
 
 
-def _phases(h: torch.Tensor) -> torch.Tensor:
-    """The two stride-2 phases of h (M, C, L, rows) padded by 2: (M, C, 2, (L' + 2)·rows), L' = (L - 1) // 2 + 1.
+def _columns(h: torch.Tensor) -> torch.Tensor:
+    """The im2col matrix of Conv1d(kernel 5, stride 2, padding 2): h (M, C, L, rows) -> (M, 5·C, L'·rows).
 
-    Padded position p = 2i + phase (input position p - 2) lands at [phase, i·rows:(i + 1)·rows], so
-    kernel tap k of every output position l = 0..L'-1 reads the contiguous columns
-    [k // 2 · rows, (k // 2 + L') · rows) of phase k % 2.
+    Row k·C + c, column l·rows + r holds h[:, c, 2l + k - 2, r] (zero in the padding), L' = (L - 1) // 2 + 1:
+    each tap is one strided copy of the input, and only the padded edges are zeroed.
     """
     M, C, L, rows = h.shape
-    phases = h.new_zeros(M, C, 2, (L - 1) // 2 + 3, rows)
-    phases[:, :, 0, 1:1 + (L + 1) // 2] = h[:, :, 0::2]
-    phases[:, :, 1, 1:1 + L // 2] = h[:, :, 1::2]
-    return phases.view(M, C, 2, -1)
-
-
-def _tap(phases: torch.Tensor, k: int, length: int) -> torch.Tensor:
-    """Tap k's input to every output position, (M, C, length·rows): a view of ``phases``."""
-    rows = phases.shape[-1] // (length + 2)
-    return phases[:, :, k % 2, k // 2 * rows:(k // 2 + length) * rows]
+    length = (L - 1) // 2 + 1
+    columns = h.new_empty(M, 5, C, length, rows)
+    for k in range(5):
+        first = 1 if k < 2 else 0                          # the first output position whose input is not padding
+        last = min(length - 1, (L + 1 - k) // 2)           # and the last
+        n = max(0, last - first + 1)
+        if first:
+            columns[:, k, :, :first].zero_()
+        if first + n < length:
+            columns[:, k, :, first + n:].zero_()
+        if n:
+            start = 2 * first + k - 2
+            columns[:, k, :, first:first + n] = h[:, :, start:start + 2 * n - 1:2]
+    return columns.view(M, 5 * C, length * rows)
 
 
 def _conv(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -716,55 +723,50 @@ def _conv(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Te
 
     An input shared by every member (evaluation's first layer) is read once by all of them.
     """
-    M, channels, inputs = weight.shape[:3]
-    length = (h.shape[2] - 1) // 2 + 1
-    if inputs > 1:
-        return _StridedConv.apply(h, weight, bias).view(M, channels, length, -1)
-    # One input channel (the first layer): its five taps, stacked, are small enough to copy for one product.
-    phases = _phases(h)
-    windows = torch.cat([_tap(phases, k, length) for k in range(5)], dim=1)     # (M or 1, 5, L'·rows)
-    if len(windows) < M:
-        out = torch.addmm(bias.reshape(-1, 1), weight.reshape(M * channels, 5), windows[0])
-    else:
-        out = torch.baddbmm(bias.unsqueeze(2), weight.reshape(M, channels, 5), windows)
-    return out.view(M, channels, length, -1)
+    if len(h) < len(weight):
+        M, channels, inputs = weight.shape[:3]
+        columns = _columns(h)[0]
+        flat = weight.permute(0, 1, 3, 2).reshape(M * channels, 5 * inputs)
+        out = torch.addmm(bias.reshape(-1, 1), flat, columns)
+        return out.view(M, channels, (h.shape[2] - 1) // 2 + 1, -1)
+    return _StridedConv.apply(h, weight, bias)
 
 
 class _StridedConv(torch.autograd.Function):
-    """Per-member Conv1d(kernel 5, stride 2, padding 2) as five batched products, one per kernel tap.
+    """Per-member Conv1d(kernel 5, stride 2, padding 2) as one batched product over im2col columns.
 
-    h (M, in, L, rows), weight (M, out, in, 5), bias (M, out) -> (M, out, L'·rows). Each tap reads a
-    view of the input's stride-2 phases (``_phases``, one copy of the input), so nothing is copied five
-    times as im2col would. The backward gets the weight gradient tap by tap, and the input gradient as
-    the transposed convolution, computed the same way: even input positions from taps 0, 2, 4 and odd
-    ones from taps 1, 3, each a product over a view of the zero-guarded output gradient. On CPU this
-    is about twice as fast as im2col.
+    h (M, in, L, rows), weight (M, out, in, 5), bias (M, out) -> (M, out, L', rows). The forward and the
+    weight gradient are each one product over ``_columns(h)`` (K = 5·in, where five per-tap products
+    with K = in run at about half the rate). The input gradient is the transposed convolution as five
+    per-tap products over views of the zero-guarded output gradient: even input positions from taps
+    0, 2, 4 and odd ones from taps 1, 3, so nothing is scattered back as col2im would.
     """
 
     @staticmethod
     def forward(ctx, h, weight, bias):
+        M, channels, inputs = weight.shape[:3]
         length = (h.shape[2] - 1) // 2 + 1
-        phases = _phases(h)
-        taps = weight.permute(3, 0, 1, 2).contiguous()           # (5, M, out, in)
-        out = torch.baddbmm(bias.unsqueeze(2), taps[0], _tap(phases, 0, length))
-        for k in range(1, 5):
-            out.baddbmm_(taps[k], _tap(phases, k, length))
-        ctx.save_for_backward(phases, taps)
+        columns = _columns(h)
+        flat = weight.permute(0, 1, 3, 2).reshape(M, channels, 5 * inputs)   # columns' (tap, channel) order
+        out = h.new_empty(M, channels, length, h.shape[3])
+        torch.baddbmm(bias.unsqueeze(2), flat, columns, out=out.view(M, channels, -1))
+        ctx.save_for_backward(columns, flat)
         ctx.input_length = h.shape[2]
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        phases, taps = ctx.saved_tensors
-        M, C, L = *phases.shape[:2], ctx.input_length
-        length = (L - 1) // 2 + 1
-        grad_taps = torch.empty_like(taps)
-        for k in range(5):
-            torch.bmm(grad, _tap(phases, k, length).transpose(1, 2), out=grad_taps[k])
+        columns, flat = ctx.saved_tensors
+        M, channels, L = *flat.shape[:2], ctx.input_length
+        C, length = columns.shape[1] // 5, (L - 1) // 2 + 1
+        rows = grad.shape[-1]
+        grad = grad.reshape(M, channels, length * rows)
+        grad_weight = torch.bmm(grad, columns.transpose(1, 2)).view(M, channels, 5, C).permute(0, 1, 3, 2)
         grad_h = None
-        if ctx.needs_input_grad[0]:   # the transposed convolution: like the forward, products over views
-            rows = grad.shape[-1] // length
-            guarded = grad.new_zeros(M, grad.shape[1], (length + 2) * rows)   # output positions -1 .. L', zero ends
+        if ctx.needs_input_grad[0]:   # the transposed convolution: products over views of the gradient
+            guarded = grad.new_empty(M, channels, (length + 2) * rows)   # output positions -1 .. L', zero ends
+            guarded[:, :, :rows].zero_()
+            guarded[:, :, (length + 1) * rows:].zero_()
             guarded[:, :, rows:(length + 1) * rows] = grad
 
             def at(offset):   # the gradient at output positions m + offset, m = 0 .. L' - 1
@@ -772,13 +774,12 @@ class _StridedConv(torch.autograd.Function):
 
             # Input position 2m reads padded 2m + 2: taps 2, 0, 4 at outputs m, m + 1, m - 1;
             # input position 2m + 1 reads padded 2m + 3: taps 3, 1 at outputs m, m + 1.
-            back = taps.transpose(2, 3)                                       # (5, M, in, out)
-            even = torch.bmm(back[2], grad)
-            even.baddbmm_(back[0], at(1)).baddbmm_(back[4], at(-1))
+            back = flat.view(M, channels, 5, C).permute(2, 0, 3, 1)           # (5, M, in, out), views
+            even = torch.bmm(back[2], grad).baddbmm_(back[0], at(1)).baddbmm_(back[4], at(-1))
             odd = torch.bmm(back[3], grad).baddbmm_(back[1], at(1))
             pairs = torch.stack((even.view(M, C, length, rows), odd.view(M, C, length, rows)), dim=3)
             grad_h = pairs.view(M, C, 2 * length, rows)[:, :, :L]   # an odd L has no position 2·length - 1
-        return grad_h, grad_taps.permute(1, 2, 3, 0), grad.sum(2)
+        return grad_h, grad_weight, grad.sum(2)
 
 
 def _first_argmax(outputs: torch.Tensor) -> torch.Tensor:
