@@ -9,14 +9,16 @@ such a model for every run of ``cu.sweep``.
 
 Each layer draws one random transform per sample, all at once from the
 global torch random stream (which ``fit`` seeds), with no Python loop over
-the batch. Sequences are (batch, length) or (batch, 1, length); images are
-flattened rows (batch, height·width) or (batch, 1, height, width).
+the batch. ``layer.transform(x, generator)`` draws from a generator of its
+own instead: that is how a batched sweep gives each member the draws ``fit``
+would (``can_transform`` says which layers allow it). Sequences are (batch,
+length) or (batch, 1, length); images are flattened rows (batch, height·width)
+or (batch, 1, height, width).
 """
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +29,8 @@ from .models import GaussianNoise, build_model
 from .validation import check_choice, check_number, check_positive_int
 
 __all__ = ["Compose", "GaussianNoise", "RandomFlip", "RandomRotation", "RandomScale", "RandomShift",
-           "RandomImageShift", "affine_images", "flip_images", "shift", "with_augmentation"]
+           "RandomImageShift", "WithAugmentation", "affine_images", "can_transform", "flip_images", "shift",
+           "with_augmentation"]
 
 SHIFT_MODES = ("circular", "zeros")
 
@@ -45,9 +48,20 @@ def _check_probability(p, name: str = "p") -> float:
     return check_number(p, name, low=0.0, high=1.0)
 
 
-def _chosen(batch: int, p: float) -> torch.Tensor | None:
+def _chosen(batch: int, p: float, generator: torch.Generator | None) -> torch.Tensor | None:
     """A (batch,) bool mask of the samples to transform, or None when every sample is (p = 1)."""
-    return None if p >= 1 else torch.rand(batch) < p
+    return None if p >= 1 else torch.rand(batch, generator=generator) < p
+
+
+class _RandomTransform(nn.Module):
+    """A layer that applies ``transform`` in training mode and is the identity in eval mode."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.transform(x) if self.training else x
+
+    def transform(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One random variant of every sample, drawn from ``generator`` (default: the global stream)."""
+        raise NotImplementedError
 
 
 # ------------------------------------------------------------------ sequences
@@ -74,7 +88,7 @@ def shift(x: torch.Tensor, shifts: torch.Tensor, mode: str = "circular") -> torc
     return out.reshape(x.shape)
 
 
-class RandomShift(nn.Module):
+class RandomShift(_RandomTransform):
     """Shift each sequence by its own random integer in [-max_shift, max_shift] (training mode only)."""
 
     def __init__(self, max_shift: int, mode: str = "circular", p: float = 1.0):
@@ -83,11 +97,11 @@ class RandomShift(nn.Module):
         self.mode = check_choice(mode, "mode", SHIFT_MODES)
         self.p = _check_probability(p)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.max_shift == 0 or self.p == 0:
+    def transform(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.max_shift == 0 or self.p == 0:
             return x
-        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (len(x),))
-        chosen = _chosen(len(x), self.p)
+        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (len(x),), generator=generator)
+        chosen = _chosen(len(x), self.p, generator)
         if chosen is not None:
             shifts = shifts * chosen
         return shift(x, shifts, self.mode)
@@ -96,7 +110,7 @@ class RandomShift(nn.Module):
         return f"max_shift={self.max_shift}, mode={self.mode!r}, p={self.p}"
 
 
-class RandomScale(nn.Module):
+class RandomScale(_RandomTransform):
     """Multiply each sample by its own random factor, uniform in [low, high] (training mode only)."""
 
     def __init__(self, low: float = 0.8, high: float = 1.2, p: float = 1.0):
@@ -105,11 +119,11 @@ class RandomScale(nn.Module):
         self.high = check_number(high, "high", low=self.low)
         self.p = _check_probability(p)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0 or self.low == self.high == 1.0:
+    def transform(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.p == 0 or self.low == self.high == 1.0:
             return x
-        factors = self.low + (self.high - self.low) * torch.rand(len(x))
-        chosen = _chosen(len(x), self.p)
+        factors = self.low + (self.high - self.low) * torch.rand(len(x), generator=generator)
+        chosen = _chosen(len(x), self.p, generator)
         if chosen is not None:
             factors = torch.where(chosen, factors, torch.ones(()))
         return x * factors.view(-1, *([1] * (x.ndim - 1))).to(x.dtype)
@@ -126,6 +140,12 @@ class Compose(nn.Sequential):
             if not isinstance(transform, nn.Module):
                 raise TypeError(f"every transform must be a torch.nn.Module; got {type(transform).__name__}")
         super().__init__(*transforms)
+
+    def transform(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Every transform's ``transform`` in turn, all drawing from ``generator``."""
+        for transform in self:
+            x = transform.transform(x, generator)
+        return x
 
 
 # ------------------------------------------------------------------ images
@@ -188,7 +208,7 @@ def flip_images(x: torch.Tensor, image_shape: tuple[int, int]) -> torch.Tensor:
     return _as_images(x, _check_image_shape(image_shape)).flip(-1).reshape(x.shape)
 
 
-class RandomImageShift(nn.Module):
+class RandomImageShift(_RandomTransform):
     """Move each image by its own random whole number of pixels, up to ``max_shift`` on each axis."""
 
     def __init__(self, image_shape: tuple[int, int] = (8, 8), max_shift: int = 1, p: float = 1.0):
@@ -197,11 +217,11 @@ class RandomImageShift(nn.Module):
         self.max_shift = check_positive_int(max_shift, "max_shift", minimum=0)
         self.p = _check_probability(p)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.max_shift == 0 or self.p == 0:
+    def transform(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.max_shift == 0 or self.p == 0:
             return x
-        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (len(x), 2))
-        chosen = _chosen(len(x), self.p)
+        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (len(x), 2), generator=generator)
+        chosen = _chosen(len(x), self.p, generator)
         if chosen is not None:
             shifts = shifts * chosen.view(-1, 1)
         return affine_images(x, self.image_shape, shifts=shifts)
@@ -210,7 +230,7 @@ class RandomImageShift(nn.Module):
         return f"image_shape={self.image_shape}, max_shift={self.max_shift}, p={self.p}"
 
 
-class RandomRotation(nn.Module):
+class RandomRotation(_RandomTransform):
     """Rotate each image about its centre by its own random angle, uniform in ±max_degrees."""
 
     def __init__(self, image_shape: tuple[int, int] = (8, 8), max_degrees: float = 15.0, p: float = 1.0):
@@ -219,11 +239,11 @@ class RandomRotation(nn.Module):
         self.max_degrees = check_number(max_degrees, "max_degrees", low=0.0, high=180.0)
         self.p = _check_probability(p)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.max_degrees == 0 or self.p == 0:
+    def transform(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.max_degrees == 0 or self.p == 0:
             return x
-        degrees = (2 * torch.rand(len(x)) - 1) * self.max_degrees
-        chosen = _chosen(len(x), self.p)
+        degrees = (2 * torch.rand(len(x), generator=generator) - 1) * self.max_degrees
+        chosen = _chosen(len(x), self.p, generator)
         if chosen is not None:
             degrees = degrees * chosen
         return affine_images(x, self.image_shape, degrees=degrees)
@@ -232,7 +252,7 @@ class RandomRotation(nn.Module):
         return f"image_shape={self.image_shape}, max_degrees={self.max_degrees}, p={self.p}"
 
 
-class RandomFlip(nn.Module):
+class RandomFlip(_RandomTransform):
     """Mirror each image left to right with probability ``p``. Not label-preserving for digits!"""
 
     def __init__(self, image_shape: tuple[int, int] = (8, 8), p: float = 0.5):
@@ -240,10 +260,10 @@ class RandomFlip(nn.Module):
         self.image_shape = _check_image_shape(image_shape)
         self.p = _check_probability(p)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0:
+    def transform(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.p == 0:
             return x
-        chosen = torch.rand(len(x)) < self.p
+        chosen = torch.rand(len(x), generator=generator) < self.p
         flipped = flip_images(x, self.image_shape)
         return torch.where(chosen.view(-1, *([1] * (x.ndim - 1))), flipped, x)
 
@@ -253,21 +273,40 @@ class RandomFlip(nn.Module):
 
 # ------------------------------------------------------------------ experiments
 
-def with_augmentation(layer: nn.Module | None) -> Callable[[Config, int, int], nn.Module]:
+def can_transform(layer: nn.Module | None) -> bool:
+    """Whether ``layer`` is made only of this module's layers, whose draws can come from a given generator."""
+    if layer is None:
+        return True
+    if isinstance(layer, Compose):
+        return all(can_transform(transform) for transform in layer)
+    return isinstance(layer, (_RandomTransform, GaussianNoise))
+
+
+class WithAugmentation:
+    """The ``model_fn`` that ``with_augmentation`` returns; ``layer`` is what it puts in front."""
+
+    def __init__(self, layer: nn.Module | None):
+        if layer is not None and not isinstance(layer, nn.Module):
+            raise TypeError(f"layer must be a torch.nn.Module (an augmentation layer) or None; got "
+                            f"{type(layer).__name__}")
+        self.layer = layer
+
+    def __call__(self, config: Config, n_inputs: int, n_outputs: int) -> nn.Module:
+        network = build_model(config, n_inputs, n_outputs)
+        return network if self.layer is None else nn.Sequential(copy.deepcopy(self.layer), network)
+
+    def __repr__(self) -> str:
+        return f"with_augmentation({self.layer!r})"
+
+
+def with_augmentation(layer: nn.Module | None) -> WithAugmentation:
     """A ``model_fn`` for ``cu.sweep`` that puts ``layer`` in front of each run's network.
 
     ``cu.sweep(configs, data, model_fn=with_augmentation(RandomShift(4)))``
     trains ``nn.Sequential(layer, build_model(config, n_inputs, n_outputs))``
     for every run, so the augmentation sees training batches only. Each run
     gets its own copy of ``layer``; ``None`` means no augmentation (the network
-    alone, exactly as ``build_model`` makes it).
+    alone, exactly as ``build_model`` makes it). When ``can_transform(layer)``,
+    the sweep trains its runs batched, as it does without augmentation.
     """
-    if layer is not None and not isinstance(layer, nn.Module):
-        raise TypeError(f"layer must be a torch.nn.Module (an augmentation layer) or None; got "
-                        f"{type(layer).__name__}")
-
-    def model_fn(config: Config, n_inputs: int, n_outputs: int) -> nn.Module:
-        network = build_model(config, n_inputs, n_outputs)
-        return network if layer is None else nn.Sequential(copy.deepcopy(layer), network)
-
-    return model_fn
+    return WithAugmentation(layer)

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 import torch.utils.deterministic
 from torch import nn
 
+from .augment import can_transform, with_augmentation
 from .config import Config
 from .data import Dataset
 from .models import build_model
@@ -107,8 +108,8 @@ def estimate_member_bytes(config: Config, data: Dataset) -> int:
 
 
 def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: int | None = None,
-                  workers: int | None = None,
-                  progress: Callable[[int], None] | None = None) -> list[tuple[History, nn.Module]]:
+                  workers: int | None = None, progress: Callable[[int], None] | None = None,
+                  augmentation: nn.Module | None = None) -> list[tuple[History, nn.Module]]:
     """Train every configuration as a member of one stacked model; return ``(history, model)`` per config.
 
     Each pair is what ``fit(build_model(config, ...), data, config)`` gives,
@@ -123,6 +124,11 @@ def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: in
     the number of workers. Chunks are sized so that the estimated memory of
     the running chunks stays under ``memory_budget`` (default
     ``MEMORY_BUDGET``) bytes.
+
+    ``augmentation`` (layers of ``course_utils.augment``, see ``can_transform``)
+    trains every member as ``with_augmentation(augmentation)`` builds it, layer
+    in front of the network; each member's draws come from its own generator,
+    in the order ``fit`` draws them.
 
     ``progress(n)``, if given, is called (from the worker threads) whenever
     ``n`` more member-epochs are done; a member that stops early counts all
@@ -140,6 +146,9 @@ def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: in
     spec = _Spec.of(configs[0], data)
     if not spec.classification and configs[0].label_smoothing:
         raise ValueError("label_smoothing applies to classification only; this dataset is a regression task")
+    if not can_transform(augmentation):
+        raise ValueError(f"augmentation must be made of course_utils.augment layers (Compose, RandomShift, ...) "
+                         f"to be batched; got {augmentation!r:.80}. Train it with fit, or sweep(batched=False)")
     if data.x_val is None and any(c.patience is not None for c in configs):
         raise ValueError("early stopping (patience) needs a validation set: use data.split_validation(...) first")
     budget = MEMORY_BUDGET if memory_budget is None else memory_budget
@@ -158,7 +167,8 @@ def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: in
     n_chunks = math.ceil(len(configs) / size)
     size = math.ceil(len(configs) / n_chunks)  # balanced chunks
     chunks = [range(start, min(start + size, len(configs))) for start in range(0, len(configs), size)]
-    models = [build_model(c, spec.n_inputs, spec.n_outputs) for c in configs]   # reseeds the global RNG
+    build = with_augmentation(augmentation)
+    models = [build(c, spec.n_inputs, spec.n_outputs) for c in configs]   # reseeds the global RNG
     histories = [History() for _ in configs]
     stop = threading.Event()   # set on Ctrl-C: every chunk still training ends at its next step
 
@@ -167,7 +177,7 @@ def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: in
             return
         try:
             _Batch([configs[i] for i in chunk], [models[i] for i in chunk], [histories[i] for i in chunk],
-                   spec, splits, stop, progress).run()
+                   spec, splits, stop, progress, augmentation).run()
         except BaseException:   # Ctrl-C or an error: the other workers stop at their next step
             stop.set()
             raise
@@ -292,9 +302,9 @@ class _Batch:
     """
 
     def __init__(self, configs, models, histories, spec: _Spec, splits, stop: threading.Event | None = None,
-                 progress: Callable[[int], None] | None = None):
+                 progress: Callable[[int], None] | None = None, augmentation: nn.Module | None = None):
         self.configs, self.models, self.histories, self.spec = configs, models, histories, spec
-        self.splits, self.stop, self.progress = splits, stop, progress
+        self.splits, self.stop, self.progress, self.augmentation = splits, stop, progress, augmentation
         self.reported = 0         # member-epochs passed to ``progress`` so far
         self.stoppers = [EarlyStopping(c.patience, c.min_delta) for c in configs]
         self.order_generators = [torch.Generator().manual_seed(c.seed) for c in configs]  # batch order
@@ -676,6 +686,9 @@ class _Batch:
                 continue
             inputs, targets = self.epoch_data
             batch = inputs[:, start:stop]                                     # CNN: (M, B, L)
+            if self.augmentation is not None:   # first of each member's draws in a step, as in fit
+                batch = torch.stack([self.augmentation.transform(batch[row], self.noise_generators[member])
+                                     for row, member in enumerate(self.active)])
             if not cnn:
                 batch = batch.transpose(1, 2)                                 # MLP: (M, features, B)
             losses = self.losses(self.forward(batch, training=True), targets[:, start:stop], smoothing)

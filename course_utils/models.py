@@ -18,9 +18,13 @@ class GaussianNoise(nn.Module):
         self.std = check_nonnegative(std, "std")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and self.std > 0:
-            return x + self.std * torch.randn_like(x)
-        return x
+        return self.transform(x) if self.training else x
+
+    def transform(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """x plus fresh noise drawn from ``generator`` (default: the global stream), as in training."""
+        if self.std == 0:
+            return x
+        return x + self.std * torch.randn(x.shape, dtype=x.dtype, generator=generator)
 
     def extra_repr(self) -> str:
         return f"std={self.std}"

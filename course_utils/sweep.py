@@ -18,9 +18,10 @@ import numpy as np
 from torch import nn
 from tqdm import tqdm
 
+from .augment import WithAugmentation, can_transform
+from .batched import SHARED_FIELDS, can_batch, train_batched
 from .config import Config
 from .data import Dataset
-from .batched import SHARED_FIELDS, can_batch, train_batched
 from .models import build_model
 from .training import BAR_FORMAT, History, evaluate, fit
 
@@ -100,7 +101,8 @@ def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bo
     early stopping and per-epoch validation curves) when only the final
     metrics matter; the table still reports them. ``batched=False`` trains
     every run alone with ``fit`` (the reference the batched engine is tested
-    against); a custom ``model_fn`` always does.
+    against); a custom ``model_fn`` always does, except ``with_augmentation``'s
+    with the course's augmentation layers, which is batched too.
 
     Each row records the configuration's label, every field that varies, the
     seed, the final (or restored best) train/val/test metrics and
@@ -131,9 +133,11 @@ def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bo
     trained: dict[int, tuple[History, nn.Module]] = {}
     interrupted = False
     try:
-        for group in _groups([run for _, run in runs], batched and model_fn is build_model):
+        augmented = isinstance(model_fn, WithAugmentation) and can_transform(model_fn.layer)
+        for group in _groups([run for _, run in runs], batched and (model_fn is build_model or augmented)):
             if len(group) > 1:
-                results = train_batched([runs[i][1] for i in group], train_data, progress=advance)
+                results = train_batched([runs[i][1] for i in group], train_data, progress=advance,
+                                        augmentation=model_fn.layer if augmented else None)
             else:
                 model = model_fn(runs[group[0]][1], n_inputs, n_outputs)
                 results = [(fit(model, train_data, runs[group[0]][1], progress=False), model)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 import numpy as np
 import pytest
@@ -10,13 +11,24 @@ from torch import nn
 
 import course_utils as cu
 from course_utils.augment import (Compose, GaussianNoise, RandomFlip, RandomImageShift, RandomRotation,
-                                  RandomScale, RandomShift, affine_images, flip_images, shift,
+                                  RandomScale, RandomShift, affine_images, can_transform, flip_images, shift,
                                   with_augmentation)
+from course_utils.batched import train_batched
+
+sweep_module = importlib.import_module("course_utils.sweep")   # the package exports the function sweep
 
 LAYERS = [lambda: RandomShift(3), lambda: RandomShift(3, mode="zeros"), lambda: RandomScale(0.5, 1.5),
           lambda: GaussianNoise(0.3), lambda: Compose(RandomShift(2), RandomScale(0.9, 1.1))]
 IMAGE_LAYERS = [lambda: RandomImageShift((8, 8), 1), lambda: RandomRotation((8, 8), 15),
                 lambda: RandomFlip((8, 8), 0.5)]
+
+
+@pytest.mark.parametrize("make", LAYERS + IMAGE_LAYERS)
+def test_transform_with_a_generator_draws_what_forward_draws_from_the_same_seed(make):
+    layer, x = make().train(), torch.rand(32, 64)
+    torch.manual_seed(7)
+    expected = layer(x)
+    assert torch.equal(layer.transform(x, torch.Generator().manual_seed(7)), expected)
 
 
 @pytest.mark.parametrize("make", LAYERS + IMAGE_LAYERS)
@@ -251,6 +263,33 @@ def test_with_augmentation_in_a_sweep(tiny):
     np.testing.assert_array_equal(run(RandomShift(2)).table["val_acc"], table["val_acc"])
     plain = run(None).table
     assert not np.array_equal(plain["train_acc"], table["train_acc"])   # the shifts changed training
+
+
+def test_a_sweep_with_course_augmentation_is_batched_and_matches_fit(tiny, monkeypatch):
+    configs = {"plain": cu.Config(hidden=(8,), epochs=2), "dropout": cu.Config(hidden=(8,), epochs=2, dropout=0.2)}
+    layer = Compose(RandomShift(2), GaussianNoise(0.1))
+    batched_calls = []
+    monkeypatch.setattr(sweep_module, "train_batched",
+                        lambda *args, **kwargs: batched_calls.append(kwargs) or train_batched(*args, **kwargs))
+    batched = cu.sweep(configs, tiny, seeds=[0, 1], progress=False, model_fn=with_augmentation(layer))
+    assert len(batched_calls) == 1 and batched_calls[0]["augmentation"] is layer   # one group of four runs
+    alone = cu.sweep(configs, tiny, seeds=[0, 1], progress=False, model_fn=with_augmentation(layer), batched=False)
+    assert len(batched_calls) == 1
+    for column in ("train_acc", "val_acc", "test_acc"):
+        np.testing.assert_allclose(batched.table[column], alone.table[column], atol=1e-6)
+
+
+def test_a_sweep_with_a_layer_of_ones_own_trains_run_by_run(tiny, monkeypatch):
+    class Mirror(nn.Module):
+        def forward(self, x):
+            return x.flip(-1) if self.training else x
+
+    assert not can_transform(Mirror()) and not can_transform(Compose(RandomShift(1), Mirror()))
+    assert can_transform(None) and can_transform(Compose(RandomShift(1), RandomScale(), GaussianNoise(0.1)))
+    monkeypatch.setattr(sweep_module, "train_batched", lambda *args, **kwargs: pytest.fail("batched"))
+    result = cu.sweep(cu.Config(hidden=(8,), epochs=1), tiny, seeds=[0, 1], progress=False,
+                      model_fn=with_augmentation(Mirror()))
+    assert len(result.models) == 2
 
 
 def test_with_augmentation_validates_its_input():

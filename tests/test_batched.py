@@ -23,6 +23,8 @@ from torch import nn
 from conftest import make_classification, make_regression
 from course_utils import Config, Dataset, build_model, evaluate, fit
 from course_utils import batched
+from course_utils.augment import (Compose, GaussianNoise, RandomFlip, RandomImageShift, RandomRotation, RandomScale,
+                                  RandomShift, with_augmentation)
 from course_utils.batched import can_batch, estimate_member_bytes, train_batched
 from course_utils.models import CNN1d, MLP
 
@@ -151,6 +153,33 @@ def test_cnn_adam_matches_fit():
     base = Config(model="cnn", hidden=(4,), epochs=2, batch_size=16, lr=0.01)
     check_against_fit([replace(base, seed=0), replace(base, seed=1, lr=0.003, dropout=0.2)],
                       make_classification(length=20))
+
+
+@pytest.mark.parametrize("model, layer, n_features", [
+    ("mlp", Compose(RandomShift(2), RandomScale(0.8, 1.2, p=0.5), GaussianNoise(0.1)), 8),
+    ("cnn", RandomShift(3, mode="zeros"), 20),
+    ("mlp", Compose(RandomImageShift((4, 4), 1, p=0.7), RandomRotation((4, 4), 20)), 16),
+    ("mlp", RandomFlip((4, 4)), 16)])
+def test_augmented_members_match_fit(model, layer, n_features):
+    """Each member's augmentation draws come from its own generator, before its dropout, as in fit."""
+    base = Config(model=model, hidden=(6,) if model == "cnn" else (12,), epochs=2, batch_size=16, lr=0.01)
+    configs = [replace(base, seed=0), replace(base, seed=1, dropout=0.3), replace(base, seed=2, input_noise=0.2)]
+    data = make_classification(length=n_features) if model == "cnn" else make_classification(n_features=n_features)
+    runs = train_batched(configs, data, augmentation=layer)
+    n_inputs, n_outputs = n_features, data.n_classes
+    for config, run in zip(configs, runs, strict=True):
+        reference = with_augmentation(layer)(config, n_inputs, n_outputs)
+        assert_same_run(run, (fit(reference, data, config, progress=False), reference))
+
+
+def test_augmentation_without_a_generator_path_is_refused():
+    class Mirror(nn.Module):
+        def forward(self, x):
+            return x.flip(-1) if self.training else x
+
+    configs = [Config(hidden=(4,), epochs=1, seed=s) for s in (0, 1)]
+    with pytest.raises(ValueError, match="course_utils.augment layers"):
+        train_batched(configs, make_classification(), augmentation=Mirror())
 
 
 @pytest.mark.parametrize("activation", ["tanh", "gelu"])
