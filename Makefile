@@ -32,7 +32,7 @@ LAB_ARGS = --ip=127.0.0.1 --port=$(PORT) --ServerApp.port_retries=0 \
 BOOK_OUTPUT ?= book
 TIMINGS := instructor/timings.json
 
-.PHONY: help install lab print-lab-args test execute bench lock data clean distclean \
+.PHONY: help install lab print-lab-args test execute bench margins lock data clean distclean \
 	learner book guide
 
 help:
@@ -41,6 +41,7 @@ help:
 	@echo "make test       unit tests, then every notebook checked with nbval (offline, two settings)"
 	@echo "make execute    re-run every notebook in place and store its outputs"
 	@echo "make bench      time the training loops"
+	@echo "make margins    re-run a copy of the notebooks elsewhere (2 threads, generic CPU code) and list the thinnest claims"
 	@echo "make data       regenerate data/mnist1d.npz (needs the [data] extra)"
 	@echo "make lock       rewrite constraints.txt from the installed versions"
 	@echo "make learner    regenerate learner/ (notebooks without solutions or outputs)"
@@ -108,6 +109,13 @@ guide: $(STAMP)
 
 bench: $(STAMP)
 	$(NB_ENV) $(BIN)/python benchmarks/bench_sweep.py
+
+# A copy of the notebooks runs with the portability settings; each claim's runs are compared with the stored ones.
+MARGINS_DIR := build/margins
+margins: $(STAMP)
+	rm -rf $(MARGINS_DIR) && mkdir -p $(MARGINS_DIR) && cp notebooks/[0-9][0-9]_*.ipynb $(MARGINS_DIR)/
+	$(NB_ENV) $(PORTABILITY_ENV) $(BIN)/python scripts/execute_notebooks.py $(MARGINS_DIR)/*.ipynb
+	$(BIN)/python scripts/claim_margins.py notebooks $(MARGINS_DIR)
 
 data: $(STAMP)
 	$(BIN)/pip install -c constraints.txt -e ".[data]"

@@ -70,12 +70,8 @@ def _show(text: str, record: dict) -> None:
         print(text)
 
 
-def ledger(notebooks=None):
-    """A table of claims: this session's, or those stored in the given executed notebooks."""
-    import pandas as pd
-    columns = ["statement", "quantity", "mean", "spread", "runs", "above", "below", "holds"]
-    if notebooks is None:
-        return pd.DataFrame(LEDGER, columns=columns)
+def stored_claims(notebooks) -> list[dict]:
+    """Every claim record stored in the given executed notebooks, in order, each with its notebook's name."""
     rows = []
     for path in sorted(Path(p) for p in notebooks):
         cells = json.loads(path.read_text())["cells"]
@@ -84,4 +80,24 @@ def ledger(notebooks=None):
                 record = output.get("metadata", {}).get("course_claim")
                 if record:
                     rows.append({"notebook": path.stem, **record})
-    return pd.DataFrame(rows, columns=["notebook", *columns])
+    return rows
+
+
+def ledger(notebooks=None):
+    """A table of claims: this session's, or those stored in the given executed notebooks."""
+    import pandas as pd
+    columns = ["statement", "quantity", "mean", "spread", "runs", "above", "below", "holds"]
+    if notebooks is None:
+        return pd.DataFrame(LEDGER, columns=columns)
+    return pd.DataFrame(stored_claims(notebooks), columns=["notebook", *columns])
+
+
+def worst_margin(record: dict) -> float:
+    """How far the claim's closest run is from its threshold (negative: a run misses it)."""
+    values = np.asarray(record["values"], dtype=float)
+    margins = []
+    if record["above"] is not None:
+        margins.append(float((values - record["above"]).min()))
+    if record["below"] is not None:
+        margins.append(float((record["below"] - values).min()))
+    return min(margins)
