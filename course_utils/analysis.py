@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .data import draw_rng
 from .validation import check_array, check_nonnegative, check_positive_int
 
 __all__ = ["BiasVariance", "bias_variance"]
@@ -112,7 +113,7 @@ def bias_variance(model, true_function: Callable[[np.ndarray], np.ndarray],
     if len(f_test) != len(x_test):
         raise ValueError(f"true_function must return one value per input: {len(f_test)} for {len(x_test)} inputs")
 
-    rng = np.random.default_rng(seed)
+    rng = draw_rng(seed)
     predictions = np.empty((n_datasets, len(x_test)))
     test_errors = np.empty(n_datasets)  # each training set's error on its own fresh noisy test labels
     for d in range(n_datasets):

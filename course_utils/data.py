@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,29 @@ from .validation import (check_array, check_labels, check_nonnegative, check_num
                          check_positive_int, check_rate, check_same_length)
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+# Another draw of every seeded split, subsample, label noise and synthetic sample: `make margins` sets it to
+# re-run the notebooks on fresh data. Unset (draw 0), the seeds are the ones the notebooks name.
+DRAW_VARIABLE = "COURSE_DATA_DRAW"
+DRAW_STRIDE = 100_003   # draw k shifts every data seed by k · DRAW_STRIDE, far from any seed a notebook names
+
+
+def data_draw() -> int:
+    """The data draw of this process: 0 unless the environment variable ``COURSE_DATA_DRAW`` names another."""
+    text = os.environ.get(DRAW_VARIABLE, "0")
+    if not text.isdigit():
+        raise ValueError(f"{DRAW_VARIABLE} must be a non-negative integer; got {text!r}")
+    return int(text)
+
+
+def draw_seed(seed: int) -> int:
+    """The seed a data draw actually uses: ``seed`` itself in draw 0, shifted in the others."""
+    check_positive_int(seed, "seed", minimum=0)
+    return int(seed) + DRAW_STRIDE * data_draw()
+
+
+def draw_rng(seed: int) -> np.random.Generator:
+    """A NumPy generator for a synthetic sample of a notebook, so that other data draws reach it too."""
+    return np.random.default_rng(draw_seed(seed))
 
 
 @dataclass(frozen=True)
@@ -119,7 +143,8 @@ def _split_indices(y: np.ndarray, held_out: float | int, seed: int) -> tuple[np.
     from sklearn.model_selection import train_test_split
     stratify = y if np.issubdtype(y.dtype, np.integer) else None
     try:
-        return train_test_split(np.arange(len(y)), test_size=held_out, random_state=seed, stratify=stratify)
+        return train_test_split(np.arange(len(y)), test_size=held_out, random_state=draw_seed(seed),
+                                stratify=stratify)
     except ValueError as exc:
         raise ValueError(f"cannot hold out {held_out!r} of {len(y)} samples: {exc}") from None
 
@@ -150,21 +175,60 @@ def subsample(data: Dataset, n_train: int, seed: int = 0) -> Dataset:
     return dataclasses.replace(data, x_train=data.x_train[kept], y_train=data.y_train[kept])
 
 
-def add_label_noise(y, fraction: float, seed: int = 0, n_classes: int | None = None) -> np.ndarray:
-    """Return a copy of ``y`` where exactly ``fraction`` of the labels are changed to another, random class.
+@dataclass(frozen=True)
+class Draws:
+    """Replicates of a dataset: replicate ``r`` is a fresh validation split and training subset drawn with seed r.
 
-    ``fraction=1.0`` gives the random-label experiment of Zhang et al. (2017): no label is right.
+    A claim's replicates must vary the data as well as the initialization, or the
+    one fixed draw's luck is in every run. ``sweep(configs, Draws(...), seeds=...)``
+    trains replicate r on ``draws(r)`` with initialization seed r. The test set is
+    the source's and stays fixed. Any callable ``replicate -> Dataset`` serves
+    ``sweep`` too, for draws this class does not make (label noise, a subset of classes).
+    """
+
+    source: Dataset
+    n_train: int | None = None        # training samples kept per draw; None keeps all
+    val_fraction: float | None = 0.2  # share of the training pool held out for validation; None: no split
+
+    def __post_init__(self):
+        if not isinstance(self.source, Dataset):
+            raise TypeError(f"source must be a course_utils.data.Dataset; got {type(self.source).__name__}")
+        if self.val_fraction is not None:
+            check_number(self.val_fraction, "val_fraction", low=0.0, high=1.0, low_inclusive=False,
+                         high_inclusive=False)
+        if self.n_train is not None:
+            check_positive_int(self.n_train, "n_train")
+
+    def __call__(self, replicate: int) -> Dataset:
+        check_positive_int(replicate, "replicate", minimum=0)
+        data = self.source
+        if self.val_fraction is not None:
+            data = split_validation(data, self.val_fraction, seed=replicate)
+        return data if self.n_train is None else subsample(data, self.n_train, seed=replicate)
+
+
+def add_label_noise(y, fraction: float, seed: int = 0, n_classes: int | None = None,
+                    always_wrong: bool = False) -> np.ndarray:
+    """Return a copy of ``y`` where exactly ``fraction`` of the labels are redrawn uniformly over the classes.
+
+    ``fraction=1.0`` gives the random-label experiment of Zhang et al. (2017): every label is random, so
+    about 1/k of them are right by chance. ``always_wrong=True`` moves each redrawn label to another class
+    instead; such labels still carry information (the true class is the one never given).
     """
     y = check_labels(y)
     check_number(fraction, "fraction", low=0.0, high=1.0)
     n_classes = check_positive_int(int(y.max()) + 1 if n_classes is None else n_classes, "n_classes", minimum=2)
     if y.max() >= n_classes:
         raise ValueError(f"n_classes must be larger than the largest label {y.max()}; got {n_classes}")
-    rng = np.random.default_rng(seed)
+    if not isinstance(always_wrong, bool):
+        raise TypeError(f"always_wrong must be True or False; got {always_wrong!r}")
+    rng = draw_rng(seed)
     noisy = y.copy()
     flipped = rng.permutation(len(y))[: int(round(fraction * len(y)))]
-    # An offset in 1..k-1 moves each chosen label to a different class, uniformly.
-    noisy[flipped] = (y[flipped] + rng.integers(1, n_classes, size=len(flipped))) % n_classes
+    if always_wrong:   # an offset in 1..k-1 moves each chosen label to a different class, uniformly
+        noisy[flipped] = (y[flipped] + rng.integers(1, n_classes, size=len(flipped))) % n_classes
+    else:
+        noisy[flipped] = rng.integers(0, n_classes, size=len(flipped))
     return noisy
 
 
@@ -177,7 +241,7 @@ def make_noisy_sine(n_samples: int, noise: float = 0.3, seed: int = 0) -> tuple[
     """``n_samples`` points x ~ U[0, 1] with y = sin(2πx) + N(0, noise²)."""
     check_positive_int(n_samples, "n_samples")
     check_nonnegative(noise, "noise")
-    rng = np.random.default_rng(seed)
+    rng = draw_rng(seed)
     x = np.sort(rng.uniform(0.0, 1.0, n_samples))
     return x, sine(x) + noise * rng.standard_normal(n_samples)
 
@@ -194,7 +258,7 @@ def make_sparse_regression(n_samples: int, n_features: int, n_informative: int, 
     if n_informative > n_features:
         raise ValueError(f"n_informative must be <= n_features ({n_features}); got {n_informative}")
     check_nonnegative(noise, "noise")
-    rng = np.random.default_rng(seed)
+    rng = draw_rng(seed)
     w = np.zeros(n_features)
     support = rng.choice(n_features, n_informative, replace=False)
     w[support] = rng.choice([-1.0, 1.0], n_informative) * rng.uniform(1.0, 3.0, n_informative)
@@ -216,7 +280,7 @@ def make_correlated_groups(n_samples: int, n_groups: int = 3, group_size: int = 
     check_rate(correlation, "correlation")
     check_positive_int(n_noise_features, "n_noise_features", minimum=0)
     check_nonnegative(noise, "noise")
-    rng = np.random.default_rng(seed)
+    rng = draw_rng(seed)
     latent = rng.standard_normal((n_samples, n_groups))
     own = rng.standard_normal((n_samples, n_groups * group_size))
     grouped = np.sqrt(correlation) * np.repeat(latent, group_size, axis=1) + np.sqrt(1 - correlation) * own

@@ -1,7 +1,10 @@
 """Many configurations × seeds in one call, returned as a tidy table.
 
-The caller hands over a list (or a labelled dict) of ``Config`` and the seeds;
-how the runs are executed is this module's business. Runs that share an
+The caller hands over a list (or a labelled dict) of ``Config``, the data and
+the replicates (``seeds``); how the runs are executed is this module's business.
+With ``Draws`` (or any callable ``replicate -> Dataset``) as the data, replicate
+r trains on the r-th data draw with initialization seed r, so a claim's
+replicates vary the data as well as the seed. Runs that share an
 architecture and a schedule are trained together as one stacked model
 (``batched.train_batched``), which matches training each alone up to float
 rounding and costs a fraction of the time; the rest run one by one.
@@ -59,7 +62,24 @@ class SweepResult:
             rows = rows[rows[column] == value]
         if rows.empty:
             raise ValueError(f"no rows match {where}")
-        return rows[metric].to_numpy()
+        return rows.sort_values("seed", kind="stable")[metric].to_numpy()
+
+    def difference(self, metric: str, first, second, by: str = "label") -> np.ndarray:
+        """Paired per-replicate differences ``first - second`` of ``metric``, matched on the seed column.
+
+        ``first`` and ``second`` are values of the column ``by`` (labels, by default).
+        """
+        a, b = (self.table[self.table[by] == value].set_index("seed")[metric] if by in self.table else None
+                for value in (first, second))
+        if a is None:
+            raise ValueError(f"unknown column {by!r}; the table has {', '.join(self.table.columns)}")
+        for value, rows in ((first, a), (second, b)):
+            if rows.empty:
+                raise ValueError(f"no rows with {by} == {value!r}")
+        if sorted(a.index) != sorted(b.index):
+            raise ValueError(f"{first!r} and {second!r} were not run on the same replicates "
+                             f"({sorted(a.index)} against {sorted(b.index)}): they cannot be paired")
+        return (a - b.loc[a.index]).sort_index().to_numpy()
 
 
 def _varying(configs: Sequence[Config]) -> list[str]:
@@ -89,10 +109,16 @@ def _labelled(configs) -> list[tuple[str, Config]]:
             for label, c in items]
 
 
-def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bool = True,
+def sweep(configs, data: Dataset | Callable[[int], Dataset], seeds: Sequence[int] = (0, 1, 2, 3, 4),
+          progress: bool = True,
           model_fn: Callable[[Config, int, int], nn.Module] = build_model,
           track_validation: bool = True, batched: bool = True) -> SweepResult:
-    """Train every configuration with every seed; return a table of final metrics.
+    """Train every configuration on every replicate; return a table of final metrics.
+
+    ``data`` is one fixed ``Dataset`` (replicates then differ only in their
+    initialization seed) or a ``Draws`` / callable giving replicate r's data,
+    which replicate r trains on with initialization seed r: configurations are
+    paired on the same replicates, as ``SweepResult.difference`` compares them.
 
     ``model_fn(config, n_inputs, n_outputs)`` builds each run's network; the
     default builds the course's MLP/CNN from the config. Pass your own to sweep
@@ -109,18 +135,24 @@ def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bo
     ``gap = train_acc - val_acc`` (or ``test_acc`` when there is no validation set).
     """
     import pandas as pd
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a course_utils.data.Dataset; got {type(data).__name__}")
+    if not isinstance(data, Dataset) and not callable(data):
+        raise TypeError(f"data must be a course_utils.data.Dataset, or Draws (a callable replicate -> Dataset); "
+                        f"got {type(data).__name__}")
     labelled = _labelled(configs)
     seeds = list(seeds)
     if not seeds or not all(isinstance(s, (int, np.integer)) and s >= 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of non-negative integers; got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must not repeat: a repeated seed trains the same replicate twice; got {seeds!r}")
     varying = _varying([c for _, c in labelled])
-    n_inputs = int(np.prod(data.x_train.shape[1:]))  # (n, features) or (n, 1, length)
-    n_outputs = data.n_classes if data.is_classification else 1
     if not track_validation and any(c.patience is not None for _, c in labelled):
         raise ValueError("early stopping (patience) needs track_validation=True")
-    train_data = data if track_validation else dataclasses.replace(data, x_val=None, y_val=None)
+    draws = {int(seed): _draw(data, int(seed)) for seed in seeds}
+    first = draws[int(seeds[0])]
+    n_inputs = int(np.prod(first.x_train.shape[1:]))  # (n, features) or (n, 1, length)
+    n_outputs = first.n_classes if first.is_classification else 1
+    train_draws = draws if track_validation else {
+        seed: dataclasses.replace(d, x_val=None, y_val=None) for seed, d in draws.items()}
     runs = [(label, dataclasses.replace(config, seed=int(seed))) for label, config in labelled for seed in seeds]
     bar = tqdm(total=sum(run.epochs for _, run in runs), desc=f"sweep of {len(runs)} runs", unit="epochs",
                bar_format=BAR_FORMAT, disable=not progress, file=sys.stderr)
@@ -134,7 +166,10 @@ def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bo
     interrupted = False
     try:
         augmented = isinstance(model_fn, WithAugmentation) and can_transform(model_fn.layer)
-        for group in _groups([run for _, run in runs], batched and (model_fn is build_model or augmented)):
+        per_replicate = not isinstance(data, Dataset)   # runs of different replicates see different data
+        for group in _groups([run for _, run in runs], batched and (model_fn is build_model or augmented),
+                             per_replicate):
+            train_data = train_draws[runs[group[0]][1].seed]
             if len(group) > 1:
                 results = train_batched([runs[i][1] for i in group], train_data, progress=advance,
                                         augmentation=model_fn.layer if augmented else None)
@@ -155,19 +190,30 @@ def sweep(configs, data: Dataset, seeds: Sequence[int] = (0, 1, 2), progress: bo
     finally:
         bar.close()
     done = sorted(trained)
-    table = pd.DataFrame([_row(*runs[i], varying, *trained[i], data) for i in done])
+    table = pd.DataFrame([_row(*runs[i], varying, *trained[i], draws[runs[i][1].seed]) for i in done])
     if interrupted:
         table["interrupted"] = [trained[i][0].interrupted for i in done]
     return SweepResult(table, [trained[i][0] for i in done], [trained[i][1] for i in done], interrupted)
 
 
-def _groups(runs: Sequence[Config], batched: bool) -> list[list[int]]:
-    """Indices of runs to train together: those sharing architecture and schedule, or one by one."""
+def _draw(data, seed: int) -> Dataset:
+    """Replicate ``seed``'s data: the fixed dataset, or the callable's draw for that replicate."""
+    if isinstance(data, Dataset):
+        return data
+    drawn = data(seed)
+    if not isinstance(drawn, Dataset):
+        raise TypeError(f"data({seed}) must return a course_utils.data.Dataset; got {type(drawn).__name__}")
+    return drawn
+
+
+def _groups(runs: Sequence[Config], batched: bool, per_replicate: bool = False) -> list[list[int]]:
+    """Indices of runs to train together: those sharing architecture, schedule (and data), or one by one."""
     if not batched:
         return [[i] for i in range(len(runs))]
     shared: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
-        shared.setdefault(tuple(repr(getattr(run, name)) for name in SHARED_FIELDS), []).append(i)
+        key = tuple(repr(getattr(run, name)) for name in SHARED_FIELDS) + ((run.seed,) if per_replicate else ())
+        shared.setdefault(key, []).append(i)
     groups = []
     for members in shared.values():
         together = can_batch([runs[i] for i in members])[0]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import Dataset
+from .data import Dataset, draw_rng
 from .validation import check_array, check_nonnegative, check_number, check_positive_int
 
 
@@ -37,7 +37,7 @@ def make_ar_series(n_steps: int, coefficients=(0.6, -0.2, 0.3), noise: float = 1
     if not is_stationary(phi):
         raise ValueError(f"coefficients {phi.tolist()} give an explosive series (a root of the AR polynomial is "
                          "on or outside the unit circle); choose smaller coefficients")
-    rng = np.random.default_rng(seed)
+    rng = draw_rng(seed)
     p = len(phi)
     total = n_steps + burn_in + p
     shocks = noise * rng.standard_normal(total)

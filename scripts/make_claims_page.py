@@ -24,10 +24,13 @@ PATTERN = "[0-9][0-9]_*.ipynb"
 HEADER = """\
 # Claims ledger
 
-Every sentence of the course that states a measurable fact is an experiment: a claim cell repeats it over several
-random seeds and stops the notebook if any run misses its threshold. This page collects the verdicts stored in the
-notebooks, as the book shows them. The spread is the standard deviation over runs; a claim with one run is exact by
-construction (a fixed dataset or a closed form).
+Every sentence of the course that states a measurable fact is an experiment: a claim cell measures it over
+replicates, each a fresh draw of the data with its own initialization seed, and judges it by a stated rule
+([how the course tests its claims](protocol.md)). This page collects the verdicts stored in the notebooks, as the
+book shows them. *Interval* is the one the rule used: a one-sided 95 % interval for a directional claim, the
+90 % interval for an equivalence or two-sided claim (two one-sided tests at 5 %), the range of the replicates
+for a claim about every run. *Distance* is how far the deciding bound lies beyond the threshold, in widths of
+the 95 % interval: the smaller, the closer the claim came to failing.
 
 """
 
@@ -42,19 +45,25 @@ def number(value):
     return f"{value:.3f}" if value == 0 or 1e-2 <= abs(value) < 1e4 else f"{value:.2e}"
 
 
-def threshold(above, below):
-    parts = [f"> {above:g}" if _given(above) else "", f"< {below:g}" if _given(below) else ""]
-    return " and ".join(part for part in parts if part)
-
-
 def _given(value):
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
+def threshold(row):
+    if _given(row["within"]):
+        return f"inside ±{row['within']:g}"
+    parts = [f"> {row['above']:g}" if _given(row["above"]) else "", f"< {row['below']:g}" if _given(row["below"]) else ""]
+    return " and ".join(part for part in parts if part)
+
+
 def measured(row):
-    if row["runs"] == 1:
-        return f"{number(row['mean'])} (1 run)"
-    return f"{number(row['mean'])} ± {number(row['spread'])} ({row['runs']} runs)"
+    """Mean ± standard error, and the interval the rule judged."""
+    if row["rule"] == "exact":
+        return f"{number(row['mean'])} (exact)", "-"
+    mean = f"{number(row['mean'])} ± {number(row['se'])}"
+    low = number(row["low"]) if row["rule"] != "interval" or _given(row["above"]) or _given(row["within"]) else "-∞"
+    high = number(row["high"]) if row["rule"] != "interval" or _given(row["below"]) or _given(row["within"]) else "∞"
+    return mean, f"[{low}, {high}]"
 
 
 def page(notebooks):
@@ -66,14 +75,17 @@ def page(notebooks):
         return "".join(lines)
     held = int(table["holds"].sum())
     lines.append(f"{held} of {len(table)} claims in {table['notebook'].nunique()} notebooks hold.\n\n")
-    lines.append("| notebook | claim | quantity | mean ± spread | threshold | verdict |\n")
-    lines.append("|---|---|---|---|---|---|\n")
+    lines.append("| notebook | claim | quantity | rule | replicates | mean ± s.e. | interval | threshold | distance "
+                 "| verdict |\n")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|\n")
     for _, row in table.iterrows():
         verdict = "✔ holds" if row["holds"] else "✘ fails"
         number_label = row["notebook"].split("_", 1)[0]  # "01" of "01_overfitting_underfitting"
+        mean, interval = measured(row)
+        distance = "-" if math.isinf(row["distance"]) else f"{row['distance']:.2f}"
         lines.append(f"| [{number_label}](notebooks/{row['notebook']}.ipynb) | {cell(row['statement'])} "
-                     f"| {cell(row['quantity'])} | {cell(measured(row))} "
-                     f"| {cell(threshold(row['above'], row['below']))} | {verdict} |\n")
+                     f"| {cell(row['quantity'])} | {row['rule']} | {row['replicates']} | {cell(mean)} "
+                     f"| {cell(interval)} | {cell(threshold(row))} | {distance} | {verdict} |\n")
     return "".join(lines)
 
 

@@ -16,6 +16,10 @@ or database):
 * ``ClearOutput`` removes outputs and execution counts, so a learner sees
   nothing the solutions produced.
 
+The setup call becomes ``cu.setup(..., explore=True)``: a learner changes
+numbers to see what happens, and a claim that then fails prints ✘ and the
+notebook runs on, where the reference notebooks stop.
+
 The saved state of interactive widgets goes too: it belongs to outputs that
 are gone, and its random ids would change the file at every execution.
 
@@ -26,6 +30,7 @@ bottom: its check cell prints "not yet solved" (tests/test_learner_notebooks.py)
 """
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -36,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIR = ROOT / "notebooks"
 LEARNER_DIR = ROOT / "learner"
 PATTERN = "[0-9][0-9]_*.ipynb"  # the numbered course notebooks, whatever exists
+SETUP_CALL = re.compile(r"\bcu\.setup\(([^)]*)\)")
 
 
 def course_notebooks(source_dir=SOURCE_DIR):
@@ -50,6 +56,20 @@ def learner_version(notebook):
     notebook, resources = ClearSolutions(enforce_metadata=False).preprocess(notebook, resources)
     notebook, resources = ClearOutput().preprocess(notebook, resources)
     notebook.metadata.pop("widgets", None)
+    return explore_mode(notebook)
+
+
+def explore_mode(notebook):
+    """Turn on explore mode in the notebook's one ``cu.setup(...)`` call."""
+    calls = 0
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.source, n = SETUP_CALL.subn(
+                lambda m: f"cu.setup({m.group(1).strip() + ', ' if m.group(1).strip() else ''}explore=True)",
+                cell.source)
+            calls += n
+    if calls != 1:
+        raise ValueError(f"a course notebook calls cu.setup(...) exactly once, in its setup cell; found {calls}")
     return notebook
 
 

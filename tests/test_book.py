@@ -158,6 +158,15 @@ def test_claims_page_lists_every_stored_claim(html):
     rows = max(text.count("<tr") - 1, 0)  # less the header row
     claims = ledger(notebooks=NOTEBOOKS)
     assert rows == len(claims), f"the claims page has {rows} rows; the notebooks store {len(claims)} claims"
+    assert "protocol.html" in Page(text).links, "the claims page does not link to how claims are tested"
+
+
+def test_protocol_page_states_the_rules(html):
+    page = Page((html / "protocol.html").read_text(encoding="utf-8"))
+    assert "How the course tests its claims" in page.title
+    text = (html / "protocol.html").read_text(encoding="utf-8")
+    for rule in ("interval", "every", "exact", "COURSE_DATA_DRAW"):
+        assert rule in text, f"the protocol page does not explain {rule!r}"
 
 
 def test_landing_page_renders_in_chromium(html, tmp_path):

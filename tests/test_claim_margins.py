@@ -1,11 +1,10 @@
-"""scripts/claim_margins.py: worst margins, moves between executions, and what it flags."""
+"""scripts/claim_margins.py: claims paired across executions, their distances, and failures anywhere."""
 import importlib.util
+import math
 from pathlib import Path
 
 import nbformat
 import pytest
-
-from course_utils.claims import worst_margin
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("claim_margins", ROOT / "scripts" / "claim_margins.py")
@@ -13,9 +12,9 @@ margins = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(margins)
 
 
-def record(statement, values, above=None, below=None):
-    return {"statement": statement, "quantity": "q", "holds": True, "above": above, "below": below,
-            "mean": sum(values) / len(values), "spread": 0.0, "runs": len(values), "values": values}
+def record(statement, distance, holds=None):
+    return {"statement": statement, "quantity": "q", "rule": "interval", "holds": distance > 0 if holds is None
+            else holds, "distance": distance}
 
 
 def write_notebook(folder: Path, name: str, records) -> None:
@@ -28,38 +27,42 @@ def write_notebook(folder: Path, name: str, records) -> None:
     nbformat.write(notebook, folder / name)
 
 
-def test_worst_margin_is_the_closest_run_to_either_threshold():
-    assert worst_margin(record("a", [0.3, 0.12, 0.5], above=0.1)) == pytest.approx(0.02)
-    assert worst_margin(record("b", [0.3, 0.12], above=0.1, below=0.31)) == pytest.approx(0.01)
-    assert worst_margin(record("c", [0.05], above=0.1)) == pytest.approx(-0.05)   # a run that misses
+def run(monkeypatch, *folders):
+    monkeypatch.setattr("sys.argv", ["claim_margins.py", *map(str, folders)])
+    return margins.main()
 
 
-def test_claims_are_paired_by_position_and_flagged_by_how_far_their_runs_moved(tmp_path, capsys, monkeypatch):
-    steady, shaky = record("steady", [0.5, 0.6], above=0.1), record("shaky", [0.15, 0.4], above=0.1)
-    write_notebook(tmp_path / "ref", "01_a.ipynb", [steady, shaky])
-    write_notebook(tmp_path / "other", "01_a.ipynb", [record("steady", [0.51, 0.6], above=0.1),
-                                                      record("shaky", [0.12, 0.43], above=0.1)])
-    monkeypatch.setattr("sys.argv", ["claim_margins.py", str(tmp_path / "ref"), str(tmp_path / "other")])
-    assert margins.main() == 0
+def test_claims_hold_everywhere_thinnest_first(tmp_path, capsys, monkeypatch):
+    write_notebook(tmp_path / "ref", "01_a.ipynb", [record("steady", 3.0), record("thin", 0.4),
+                                                    record("exact", math.inf)])
+    write_notebook(tmp_path / "draw-1", "01_a.ipynb", [record("steady", 2.5), record("thin", 0.1),
+                                                       record("exact", math.inf)])
+    assert run(monkeypatch, tmp_path / "ref", tmp_path / "draw-1") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("2 claims")
-    assert "fragile" in lines[2] and "shaky" in lines[2]   # moved 0.03, more than half its margin of 0.05
-    assert " ok " in lines[3] and "steady" in lines[3]
+    assert lines[0].startswith("3 claims") and "3 hold everywhere, 0 fail somewhere" in lines[0]
+    assert "thin" in lines[3] and "0.40" in lines[3] and "0.10" in lines[3]
+    assert "steady" in lines[4] and "exact" in lines[5] and " exact " in lines[5]
 
 
-def test_a_claim_that_broke_elsewhere_comes_first_and_fails_the_run(tmp_path, capsys, monkeypatch):
-    write_notebook(tmp_path / "ref", "01_a.ipynb", [record("x", [0.5, 0.6], above=0.1),
-                                                    record("y", [0.2, 0.3], above=0.1)])
-    write_notebook(tmp_path / "other", "01_a.ipynb", [record("x", [0.5, 0.6], above=0.1),
-                                                      record("y", [0.05, 0.3], above=0.1)])
-    monkeypatch.setattr("sys.argv", ["claim_margins.py", str(tmp_path / "ref"), str(tmp_path / "other")])
-    assert margins.main() == 1
-    assert "BROKE" in capsys.readouterr().out.splitlines()[2]
+def test_a_claim_that_fails_on_another_draw_comes_first_and_fails_the_run(tmp_path, capsys, monkeypatch):
+    write_notebook(tmp_path / "ref", "01_a.ipynb", [record("x", 2.0), record("y", 1.0)])
+    write_notebook(tmp_path / "draw-1", "01_a.ipynb", [record("x", 2.0), record("y", 0.5)])
+    write_notebook(tmp_path / "draw-2", "01_a.ipynb", [record("x", 2.0), record("y", -0.2)])
+    assert run(monkeypatch, tmp_path / "ref", tmp_path / "draw-1", tmp_path / "draw-2") == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert "1 fail somewhere" in lines[0]
+    assert "draw-2" in lines[3] and lines[3].rstrip().endswith("y")
+
+
+def test_a_notebook_missing_elsewhere_counts_as_a_failure(tmp_path, capsys, monkeypatch):
+    write_notebook(tmp_path / "ref", "01_a.ipynb", [record("x", 2.0)])
+    (tmp_path / "portable").mkdir()
+    assert run(monkeypatch, tmp_path / "ref", tmp_path / "portable") == 1
+    assert "portable (not run)" in capsys.readouterr().out
 
 
 def test_folders_with_different_claims_are_refused(tmp_path, monkeypatch):
-    write_notebook(tmp_path / "ref", "01_a.ipynb", [record("one sentence", [0.5, 0.6], above=0.1)])
-    write_notebook(tmp_path / "other", "01_a.ipynb", [record("another sentence", [0.5, 0.6], above=0.1)])
-    monkeypatch.setattr("sys.argv", ["claim_margins.py", str(tmp_path / "ref"), str(tmp_path / "other")])
+    write_notebook(tmp_path / "ref", "01_a.ipynb", [record("one sentence", 1.0)])
+    write_notebook(tmp_path / "other", "01_a.ipynb", [record("another sentence", 1.0)])
     with pytest.raises(ValueError, match="execute the same notebooks in both"):
-        margins.main()
+        run(monkeypatch, tmp_path / "ref", tmp_path / "other")

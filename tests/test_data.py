@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from conftest import MNIST1D_PATH, make_classification, needs_mnist1d
 from course_utils import data as data_module
-from course_utils.data import (Dataset, add_label_noise, load_diabetes, load_digits, load_mnist1d,
-                               make_correlated_groups, make_noisy_sine, make_sparse_regression, sine,
-                               split_validation, subsample)
+from course_utils.data import (DRAW_STRIDE, DRAW_VARIABLE, Dataset, Draws, add_label_noise, data_draw,
+                               draw_seed, load_diabetes, load_digits, load_mnist1d, make_correlated_groups,
+                               make_noisy_sine, make_sparse_regression, sine, split_validation, subsample)
 
 
 def id_dataset(n_train=100, n_test=20, n_classes=4) -> Dataset:
@@ -154,15 +154,33 @@ class TestLabelNoise:
     def test_exact_count_all_to_another_class(self, n, fraction, n_classes, seed):
         y = np.arange(n) % n_classes
         before = y.copy()
-        noisy = add_label_noise(y, fraction, seed=seed, n_classes=n_classes)
+        noisy = add_label_noise(y, fraction, seed=seed, n_classes=n_classes, always_wrong=True)
         assert np.count_nonzero(noisy != y) == int(round(fraction * n))
         assert noisy.min() >= 0 and noisy.max() < n_classes
         np.testing.assert_array_equal(y, before)  # the input is not modified
-        np.testing.assert_array_equal(add_label_noise(y, fraction, seed=seed, n_classes=n_classes), noisy)
+        np.testing.assert_array_equal(add_label_noise(y, fraction, seed=seed, n_classes=n_classes,
+                                                      always_wrong=True), noisy)
 
-    def test_full_noise_leaves_no_label_right(self):
+    @given(n=st.integers(1, 300), fraction=st.floats(0.0, 1.0), n_classes=st.integers(2, 10),
+           seed=st.integers(0, 2**32 - 1))
+    def test_uniform_redraws_change_at_most_the_chosen_labels(self, n, fraction, n_classes, seed):
+        y = np.arange(n) % n_classes
+        noisy = add_label_noise(y, fraction, seed=seed, n_classes=n_classes)
+        assert np.count_nonzero(noisy != y) <= int(round(fraction * n))
+        assert noisy.min() >= 0 and noisy.max() < n_classes
+
+    def test_random_labels_are_right_by_chance_only(self):
+        # Zhang et al.'s random labels: uniform over the classes, so about 1/k stay right
+        y = np.arange(5000) % 10
+        noisy = add_label_noise(y, 1.0, seed=0)
+        assert abs(np.mean(noisy == y) - 0.1) < 0.015
+        assert np.all(np.abs(np.bincount(noisy, minlength=10) - 500) < 90)
+
+    def test_always_wrong_leaves_no_label_right(self):
         y = np.arange(50) % 5
-        assert np.all(add_label_noise(y, 1.0, seed=0) != y)
+        assert np.all(add_label_noise(y, 1.0, seed=0, always_wrong=True) != y)
+        with pytest.raises(TypeError, match="always_wrong must be True or False"):
+            add_label_noise(y, 1.0, always_wrong=1)
 
     def test_seed_changes_which_labels(self):
         y = np.arange(200) % 10
@@ -172,7 +190,7 @@ class TestLabelNoise:
     def test_new_classes_are_spread(self):
         # Every wrong class is reachable, not just the next one.
         y = np.zeros(3000, dtype=int)
-        noisy = add_label_noise(y, 1.0, seed=0, n_classes=4)
+        noisy = add_label_noise(y, 1.0, seed=0, n_classes=4, always_wrong=True)
         counts = np.bincount(noisy, minlength=4)
         assert counts[0] == 0 and np.all(np.abs(counts[1:] - 1000) < 120)
 
@@ -184,7 +202,7 @@ class TestLabelNoise:
     def test_single_class_needs_n_classes(self):
         with pytest.raises(ValueError, match="n_classes must be an integer >= 2; got 1"):
             add_label_noise([0, 0, 0, 0], 0.5)
-        assert add_label_noise([0, 0, 0, 0], 0.5, n_classes=2).tolist().count(1) == 2
+        assert add_label_noise([0, 0, 0, 0], 0.5, n_classes=2, always_wrong=True).tolist().count(1) == 2
 
     def test_n_classes_must_cover_the_labels(self):
         with pytest.raises(ValueError, match="n_classes must be larger than the largest label 5; got 3"):
@@ -273,3 +291,59 @@ def test_missing_mnist1d_says_how_to_regenerate(tmp_path, monkeypatch):
 def test_blobs_fixture_is_balanced():
     # The synthetic set other tests build on really has balanced classes.
     assert np.bincount(make_classification(n_train=60).y_train).tolist() == [20, 20, 20]
+
+
+class TestDraws:
+    def test_replicate_r_is_the_split_and_subsample_with_seed_r(self):
+        source = load_mnist1d()
+        draws = Draws(source, n_train=400)
+        for r in (0, 3):
+            expected = subsample(split_validation(source, 0.2, seed=r), 400, seed=r)
+            got = draws(r)
+            for part in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+                np.testing.assert_array_equal(getattr(got, part), getattr(expected, part))
+        assert not np.array_equal(draws(0).y_val, draws(1).y_val)         # the validation split is drawn too
+        np.testing.assert_array_equal(draws(0).x_test, draws(1).x_test)   # the test set stays fixed
+
+    def test_without_split_or_subsample(self):
+        source = load_mnist1d()
+        assert Draws(source, val_fraction=None)(2) is source
+        assert len(Draws(source, n_train=None)(1).y_train) == 3200
+
+    @pytest.mark.parametrize("kwargs, error, message", [
+        (dict(source="mnist"), TypeError, "source must be a course_utils.data.Dataset; got str"),
+        (dict(val_fraction=1.0), ValueError, "val_fraction must be"),
+        (dict(n_train=0), ValueError, "n_train must be an integer >= 1"),
+    ])
+    def test_bad_arguments(self, kwargs, error, message):
+        with pytest.raises(error, match=message):
+            Draws(**{"source": id_dataset(), **kwargs})
+
+    def test_bad_replicate(self):
+        with pytest.raises(ValueError, match="replicate must be an integer >= 0"):
+            Draws(id_dataset(), val_fraction=0.5)(-1)
+
+
+class TestOtherDataDraws:
+    """COURSE_DATA_DRAW re-runs a notebook on fresh data: every data seed moves, none is shared with draw 0."""
+
+    def test_draw_zero_keeps_the_named_seeds(self, monkeypatch):
+        monkeypatch.delenv(DRAW_VARIABLE, raising=False)
+        assert data_draw() == 0 and draw_seed(7) == 7
+
+    def test_another_draw_moves_every_data_seed(self, monkeypatch):
+        y = np.arange(100) % 5
+        before = (subsample(load_mnist1d(), 100, seed=0).y_train, add_label_noise(y, 0.5, seed=0),
+                  make_noisy_sine(20, seed=0)[1])
+        monkeypatch.setenv(DRAW_VARIABLE, "1")
+        assert data_draw() == 1 and draw_seed(7) == 7 + DRAW_STRIDE
+        after = (subsample(load_mnist1d(), 100, seed=0).y_train, add_label_noise(y, 0.5, seed=0),
+                 make_noisy_sine(20, seed=0)[1])
+        for a, b in zip(before, after):
+            assert not np.array_equal(a, b)
+
+    @pytest.mark.parametrize("value", ["-1", "one", "1.5"])
+    def test_bad_value(self, monkeypatch, value):
+        monkeypatch.setenv(DRAW_VARIABLE, value)
+        with pytest.raises(ValueError, match="COURSE_DATA_DRAW must be a non-negative integer"):
+            data_draw()

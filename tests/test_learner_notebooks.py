@@ -120,3 +120,36 @@ def test_learner_notebook_runs_with_every_exercise_unanswered(course_path):
         assert NOT_SOLVED in printed, (
             f"learner/{path.name}, cell {index} checks an unanswered exercise but printed {printed!r} "
             f"instead of '{NOT_SOLVED}':\n{notebook.cells[index].source}")
+
+
+def test_learner_notebooks_are_in_explore_mode():
+    for path in sorted(LEARNER_DIR.glob(generator.PATTERN)):
+        calls = [cell.source for cell in nbformat.read(path, as_version=4).cells
+                 if cell.cell_type == "code" and "cu.setup(" in cell.source]
+        assert len(calls) == 1 and "explore=True)" in calls[0], f"learner/{path.name}: run make learner"
+
+
+def test_explore_mode_needs_exactly_one_setup_call():
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    with pytest.raises(ValueError, match="calls cu.setup\\(...\\) exactly once"):
+        generator.explore_mode(notebook)
+    notebook.cells.append(nbformat.v4.new_code_cell("import course_utils as cu\ncu.setup(seed=0)"))
+    assert generator.explore_mode(notebook).cells[1].source.endswith("cu.setup(seed=0, explore=True)")
+
+
+@pytest.mark.learner_run
+def test_a_claim_that_fails_does_not_stop_a_learner_notebook():
+    """A learner who changes settings sees ✘ and the notebook runs on (explore mode)."""
+    path = LEARNER_DIR / COURSE[0].name
+    notebook = nbformat.read(path, as_version=4)
+    setup = next(i for i, cell in enumerate(notebook.cells) if "cu.setup(" in cell.source)
+    notebook.cells.insert(setup + 1, nbformat.v4.new_code_cell(
+        'cu.claim("a claim forced to fail", [0.0, 0.1, 0.0, 0.1, 0.0], above=1.0)'))
+    kernels = load_script("execute_notebooks")
+    client = NotebookClient(notebook, kernel_name=kernels.KERNEL_NAME, timeout=CELL_TIMEOUT_SECONDS,
+                            kernel_manager_class=kernels.CurrentInterpreterKernelManager,
+                            resources={"metadata": {"path": str(LEARNER_DIR)}})
+    client.execute()   # an error here fails the test: the notebook must run on
+    shown = "".join(output.get("data", {}).get("text/plain", "") for output in notebook.cells[setup + 1].outputs)
+    assert "Claim ✘ FAILS: a claim forced to fail" in shown and "does not hold with your settings" in shown
+    assert all(cell.get("execution_count") for cell in notebook.cells if cell.cell_type == "code")

@@ -159,6 +159,7 @@ def test_cnn_on_sequences_with_a_channel_axis():
     (BASE, (), ValueError, "seeds must be a non-empty list of non-negative integers"),
     (BASE, (0, -1), ValueError, r"seeds must be .*; got \[0, -1\]"),
     (BASE, (0.5,), ValueError, "seeds must be a non-empty list of non-negative integers"),
+    (BASE, (0, 1, 0), ValueError, "seeds must not repeat"),
 ])
 def test_bad_arguments(configs, seeds, error, message):
     with pytest.raises(error, match=message):
@@ -166,8 +167,52 @@ def test_bad_arguments(configs, seeds, error, message):
 
 
 def test_data_must_be_a_dataset():
-    with pytest.raises(TypeError, match="data must be a course_utils.data.Dataset; got tuple"):
+    with pytest.raises(TypeError, match="data must be a course_utils.data.Dataset, or Draws .*; got tuple"):
         sweep(BASE, (np.zeros((4, 2)), np.zeros(4)), progress=False)
+    with pytest.raises(TypeError, match=r"data\(0\) must return a course_utils.data.Dataset; got tuple"):
+        sweep(BASE, lambda r: (np.zeros((4, 2)), np.zeros(4)), progress=False)
+
+
+def blobs_draw(replicate: int) -> Dataset:
+    """Replicate r's data: blobs sampled with seed r."""
+    return make_classification(seed=replicate)
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_each_replicate_trains_on_its_own_draw_with_its_own_seed(batched):
+    configs = {"plain": BASE, "l2": replace(BASE, l2=1e-2)}
+    result = sweep(configs, blobs_draw, seeds=(0, 3), progress=False, batched=batched)
+    assert result.table["seed"].tolist() == [0, 3, 0, 3]
+    for i, row in result.table.iterrows():
+        run = replace(configs[row["label"]], seed=row["seed"])
+        data = blobs_draw(row["seed"])
+        model = build_model(run, 8, 3)
+        fit(model, data, run, progress=False)
+        for split in ("train", "val", "test"):
+            expected = evaluate(model, getattr(data, f"x_{split}"), getattr(data, f"y_{split}"))
+            assert row[f"{split}_acc"] == pytest.approx(expected["acc"], abs=1e-6), (i, split)
+            assert row[f"{split}_loss"] == pytest.approx(expected["loss"], abs=1e-4), (i, split)
+
+
+def test_difference_pairs_configurations_on_their_replicates():
+    result = sweep({"plain": BASE, "l2": replace(BASE, l2=1e-2)}, blobs_draw, seeds=(4, 1, 2), progress=False)
+    table = result.table
+    expected = [table[(table.label == "l2") & (table.seed == s)]["val_acc"].item()
+                - table[(table.label == "plain") & (table.seed == s)]["val_acc"].item() for s in (1, 2, 4)]
+    np.testing.assert_allclose(result.difference("val_acc", "l2", "plain"), expected)
+    np.testing.assert_allclose(result.values("val_acc", label="l2") - result.values("val_acc", label="plain"),
+                               expected)   # values come sorted by replicate, so they pair too
+
+
+def test_difference_errors(result):
+    with pytest.raises(ValueError, match="no rows with label == 'L1'"):
+        result.difference("val_acc", "L1", "plain")
+    with pytest.raises(ValueError, match="unknown column 'size'"):
+        result.difference("val_acc", "L2", "plain", by="size")
+    partial = SweepResult(result.table[~((result.table.label == "L2") & (result.table.seed == 2))],
+                          [], [])
+    with pytest.raises(ValueError, match="were not run on the same replicates"):
+        partial.difference("val_acc", "L2", "plain")
 
 
 @pytest.mark.parametrize("interrupt_at", [5, 6])  # the first or the second epoch of the third run
