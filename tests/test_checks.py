@@ -123,7 +123,21 @@ class TestSelectDegree:
         verdict, printed = judge(check_select_degree, lambda *args: 1, capsys)
         assert_wrong(verdict, printed, "degree 1 has validation error 0.312, but degree")
 
-    @pytest.mark.parametrize("answer", [13, -1, None, "3", 3.5, np.array([3, 5])])
+    def test_the_position_instead_of_the_degree(self, capsys):
+        def position(x_train, y_train, x_val, y_val, degrees):
+            return int(np.argmin(validation_errors(x_train, y_train, x_val, y_val, degrees)))
+        verdict, printed = judge(check_select_degree, position, capsys)
+        assert_wrong(verdict, printed, "the position of the best degree in the list")
+
+    def test_fitting_on_training_and_validation_data(self, capsys):
+        def pooled(x_train, y_train, x_val, y_val, degrees):
+            x_both, y_both = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
+            return degrees[int(np.argmin(validation_errors(x_both, y_both, x_val, y_val, degrees)))]
+        verdict, printed = judge(check_select_degree, pooled, capsys)
+        assert_wrong(verdict, printed, "fitted on training + validation data")
+        assert "lowest *training* error" not in printed
+
+    @pytest.mark.parametrize("answer", [14, -1, None, "3", 3.5, np.array([3, 5]), True])
     def test_not_a_degree(self, answer, capsys):
         verdict, printed = judge(check_select_degree, lambda *args: answer, capsys)
         assert_wrong(verdict, printed, f"returned {answer!r}; it must return one of the degrees")

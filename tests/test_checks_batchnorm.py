@@ -142,3 +142,24 @@ def test_checker_explains_usual_mistakes(answer, message, capsys):
 def test_checker_reports_unsolved(capsys):
     assert check_batch_norm(_unsolved).passed is None
     assert "not yet solved" in capsys.readouterr().out
+
+
+def _numpy_tensors(x, gamma, beta, rm, rv, training, momentum=0.1, eps=1e-5):
+    return tuple(t.numpy() for t in batch_norm(x, gamma, beta, rm, rv, training, momentum, eps))
+
+
+def _in_place_running_stats(x, gamma, beta, rm, rv, training, momentum=0.1, eps=1e-5):
+    out, mean, var = batch_norm(x, gamma, beta, rm, rv, training, momentum, eps)
+    rm.copy_(mean)
+    rv.copy_(var)
+    return out, rm, rv
+
+
+@pytest.mark.parametrize("answer, message", [
+    (_numpy_tensors, "your output is a numpy.ndarray; batch_norm receives torch tensors and must return torch"),
+    (_in_place_running_stats, "batch_norm changed its input running_mean in place"),
+])
+def test_checker_names_the_type_and_in_place_mistakes(answer, message, capsys):
+    assert check_batch_norm(answer).passed is False
+    out = capsys.readouterr().out
+    assert message in out and "subtract the batch mean" not in out

@@ -99,3 +99,31 @@ def test_checker_explains_usual_mistakes(answer, message, capsys):
 def test_checker_reports_unsolved(capsys):
     assert check_dropout(_unsolved).passed is None
     assert "not yet solved" in capsys.readouterr().out
+
+
+def _mask_shared_by_the_batch(x, p, training):
+    if not training:
+        return x
+    return x * (torch.rand(1, x.shape[1]) >= p) / (1 - p)
+
+
+def _mask_per_sample(x, p, training):
+    if not training:
+        return x
+    return x * (torch.rand(x.shape[0], 1) >= p) / (1 - p)
+
+
+def _in_place(x, p, training):
+    if training:
+        x *= (torch.rand_like(x) >= p) / (1 - p)
+    return x
+
+
+@pytest.mark.parametrize("answer, message", [
+    (_mask_shared_by_the_batch, "every sample of the batch dropped the same units"),
+    (_mask_per_sample, "each sample dropped either all of its units or none"),
+    (_in_place, "dropout changed its input x in place"),
+])
+def test_checker_rejects_masks_of_the_wrong_shape_and_in_place_changes(answer, message, capsys):
+    assert check_dropout(answer).passed is False
+    assert message in capsys.readouterr().out

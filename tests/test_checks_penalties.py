@@ -43,6 +43,22 @@ def test_adam_step_right(capsys):
     assert check_adam_step(adam_step).passed is True
 
 
+def decay_without_lr(w, grad, m, v, t, lr, weight_decay, decoupled):
+    """AdamW that shrinks by weight_decay·w, forgetting the learning rate."""
+    if decoupled:
+        w = w - weight_decay * w
+        return adam_step(w, grad, m, v, t, lr, 0.0, False)
+    return adam_step(w, grad, m, v, t, lr, weight_decay, decoupled)
+
+
+def decay_after_the_step(w, grad, m, v, t, lr, weight_decay, decoupled):
+    """AdamW that shrinks the already updated weights."""
+    if decoupled:
+        w, m, v = adam_step(w, grad, m, v, t, lr, 0.0, False)
+        return w * (1 - lr * weight_decay), m, v
+    return adam_step(w, grad, m, v, t, lr, weight_decay, decoupled)
+
+
 def test_adam_step_wrong_answers(capsys):
     cases = {
         "swapped": (lambda *a: adam_step(*a, coupling_swapped=True), "*other* kind of decay"),
@@ -51,6 +67,8 @@ def test_adam_step_wrong_answers(capsys):
         "fresh moments": (lambda *a: adam_step(*a, fresh_moments=True), "at step 2 your w differs"),
         "t stuck at 1": (lambda *a: adam_step(*a, first_step_always=True), "use this step's t"),
         "returns w only": (lambda *a: adam_step(*a)[0], "tuple"),
+        "decay without lr": (decay_without_lr, "shrinks by lr·weight_decay·w"),
+        "decay after the step": (decay_after_the_step, "you shrink the weights after the adaptive step"),
         "crash": (lambda *a: 1 / 0, "ZeroDivisionError"),
     }
     for name, (fn, phrase) in cases.items():

@@ -75,12 +75,23 @@ def check_batch_norm(batch_norm_fn) -> Verdict:
     layer = _torch_layer(gamma, beta, running_mean, running_var, momentum)
     with torch.no_grad():
         expected = layer.train()(x)
-    answer, unanswered = attempt(batch_norm_fn, x.clone(), gamma, beta, running_mean.clone(), running_var.clone(),
+    given = (x.clone(), running_mean.clone(), running_var.clone())
+    answer, unanswered = attempt(batch_norm_fn, given[0], gamma, beta, given[1], given[2],
                                  True, momentum, 1e-5, name="batch_norm", shown="batch_norm(..., training=True)")
     if unanswered is not None:
         return unanswered
     if not isinstance(answer, tuple) or len(answer) != 3:
         return report(False, "batch_norm must return three things: (output, new_running_mean, new_running_var).")
+    for name, value in zip(("output", "new_running_mean", "new_running_var"), answer):
+        if not isinstance(value, torch.Tensor):
+            return report(False, f"your {name} is a {type(value).__module__.split('.')[0]}.{type(value).__name__}; "
+                                 "batch_norm receives torch tensors and must return torch tensors. Use torch "
+                                 "operations (x.mean(dim=0), x.var(dim=0, unbiased=False), torch.sqrt) "
+                                 "rather than NumPy ones.")
+    for name, before, after in zip(("x", "running_mean", "running_var"), (x, running_mean, running_var), given):
+        if not torch.equal(before, after):
+            return report(False, f"batch_norm changed its input {name} in place; return new tensors instead "
+                                 "(e.g. running_mean = (1 - momentum) * running_mean + ..., not running_mean.mul_(...)).")
     out, new_mean, new_var = answer
     if not _close(out, expected):
         biased = gamma * (x - x.mean(0)) / torch.sqrt(x.var(0) + 1e-5) + beta

@@ -43,12 +43,25 @@ def _check_dropout(dropout) -> Verdict:
     p = 0.3
     torch.manual_seed(0)
     x = torch.rand(400, 250) + 0.5  # strictly positive, so a zero can only come from the mask
-    out, unanswered = attempt(dropout, x.clone(), p, True,
+    given = x.clone()
+    out, unanswered = attempt(dropout, given, p, True,
                               name="dropout", shown="dropout(x, p=0.3, training=True)")
     if unanswered is not None:
         return unanswered
+    if not torch.equal(given, x):
+        return report(False, "dropout changed its input x in place (e.g. x *= mask or x[mask] = 0). The caller "
+                             "still needs x, and autograd needs it for the backward pass: return a new tensor, "
+                             "x * mask / (1 - p).")
     if (wrong := wrong_tensor(out, x, "dropout")) is not None:
         return wrong
+    dropped = out == 0
+    if bool((dropped == dropped[:1]).all()):
+        return report(False, "every sample of the batch dropped the same units: your mask has one row, shared "
+                             "by the whole batch (e.g. torch.rand(1, features)). Each element needs its own "
+                             "draw, a mask of x's full shape: torch.rand(x.shape) >= p.")
+    if bool((dropped == dropped[:, :1]).all()):
+        return report(False, "each sample dropped either all of its units or none: your mask has one number "
+                             "per sample. Each element needs its own draw: torch.rand(x.shape) >= p.")
     reference = torch.nn.Dropout(p).train()(x)
     zeros, mean_ratio = _statistics(out, x)
     torch_zeros, torch_mean_ratio = _statistics(reference, x)

@@ -59,6 +59,26 @@ def _torch_adam(w, grads, lr, weight_decay, decoupled):
     return trajectory
 
 
+def _decoupled_variant(w, grads, lr, weight_decay, mistake):
+    """AdamW written with a typical mistake: ``"no lr"`` (shrink by λ·w) or ``"after"`` (shrink the updated w)."""
+    m, v, trajectory = np.zeros_like(w), np.zeros_like(w), []
+    for t, grad in enumerate(grads, start=1):
+        m, v = 0.9 * m + 0.1 * grad, 0.999 * v + 0.001 * grad ** 2
+        step = lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        w = w - weight_decay * w - step if mistake == "no lr" else (w - step) * (1 - lr * weight_decay)
+        trajectory.append(w)
+    return trajectory
+
+
+DECOUPLED_MISTAKES = {
+    "no lr": "you shrink w by weight_decay·w; AdamW (as PyTorch writes it) shrinks by lr·weight_decay·w, "
+             "so that the decay per step scales with the learning rate (and with its schedule).",
+    "after": "you shrink the weights after the adaptive step, from the updated w. AdamW shrinks the weights "
+             "the step started from: w ← w·(1 − lr·weight_decay), then the Adam step; that is "
+             "w − lr·(step + weight_decay·w), both terms from the same w.",
+}
+
+
 def _learner_adam(adam_step, w, grads, lr, weight_decay, decoupled):
     m, v = np.zeros_like(w), np.zeros_like(w)
     trajectory = []
@@ -96,6 +116,11 @@ def check_adam_step(adam_step) -> Verdict:
                 fix = ("shrink w by lr·weight_decay·w outside the adaptive step" if decoupled
                        else "add weight_decay·w to the gradient before updating m and v")
                 return report(False, f"with decoupled={decoupled} your step is the *other* kind of decay: {fix}.")
+            if decoupled:
+                for mistake, message in DECOUPLED_MISTAKES.items():
+                    if np.allclose(got, _decoupled_variant(w0, grads, lr, weight_decay, mistake)[step - 1],
+                                   rtol=1e-6, atol=1e-9):
+                        return report(False, f"{name}: {message}")
             if step == 1:
                 plain = _torch_adam(w0, grads, lr, 0.0, False)[0]
                 if np.allclose(got, plain, rtol=1e-6, atol=1e-9):
