@@ -9,25 +9,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# install, lab and test are course.py's (also the route without make, on any system); the rest is here.
+COURSE := $(PYTHON) course.py
 
-# One environment for every notebook run, so that the outputs stored by
-# `make execute` come from exactly the settings `make test` compares against.
-NB_ENV := PYTHONHASHSEED=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYDEVD_DISABLE_FILE_VALIDATION=1
+# One environment for every notebook run, so that the outputs stored by `make execute` come from exactly the
+# settings `make test` compares against; course.py holds both sets.
+NB_ENV := $(shell $(COURSE) print-env notebook)
+PORTABILITY_ENV := $(shell $(COURSE) print-env portability)
 
 PORT ?= 8888
-# Computed once per make run (:=), so the echoed URL and the server agree.
-ifndef TOKEN
-TOKEN := $(shell $(PYTHON) -c "import secrets; print(secrets.token_hex(16))")
-endif
-# JupyterLab refuses to run as root without this flag.
-ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
-START_PAGE := notebooks/00_start_here.ipynb
-# The flags of `make lab`, in one place: tests/test_lab.py reads them with
-# `make -s print-lab-args` and starts the server exactly this way.
-LAB_ARGS = --ip=127.0.0.1 --port=$(PORT) --ServerApp.port_retries=0 \
-	--ServerApp.root_dir="$(CURDIR)" \
-	--LabApp.default_url=/lab/tree/$(START_PAGE) \
-	--IdentityProvider.token=$(TOKEN) $(ALLOW_ROOT)
+TOKEN ?=
 # make book: Jupyter Book 1.x from the notebooks' stored outputs, warnings as errors.
 BOOK_OUTPUT ?= book
 TIMINGS := instructor/timings.json
@@ -37,7 +28,7 @@ TIMINGS := instructor/timings.json
 
 help:
 	@echo "make install    create .venv and install the course with its test tools"
-	@echo "make lab        start JupyterLab on 127.0.0.1:$(PORT) at $(START_PAGE)"
+	@echo "make lab        start JupyterLab on 127.0.0.1:$(PORT) at my-work/00_start_here.ipynb (your own copies)"
 	@echo "make test       unit tests, then every notebook checked with nbval (offline, two settings)"
 	@echo "make execute    re-run every notebook in place and store its outputs"
 	@echo "make bench      time the training loops"
@@ -53,41 +44,18 @@ help:
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/pip install -c constraints.txt -e ".[test]"
-	# nbgrader is here only for its preprocessors (make learner): keep its menus
-	# and server extensions out of the learners' JupyterLab.
-	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader > /dev/null
-	for extension in formgrader validate_assignment assignment_list course_list; do \
-		$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.$$extension > /dev/null 2>&1; \
-	done
-	touch $@
+	$(COURSE) install
 
-lab: $(STAMP)
-	@echo "JupyterLab: http://127.0.0.1:$(PORT)/lab/tree/$(START_PAGE)?token=$(TOKEN)"
-	$(BIN)/jupyter lab $(LAB_ARGS)
+lab:
+	$(COURSE) lab --port $(PORT) $(if $(TOKEN),--token $(TOKEN))
 
 print-lab-args:
-	@echo '$(LAB_ARGS)'
+	@$(COURSE) print-lab-args --port $(PORT) --token $(or $(TOKEN),TOKEN)
 
-NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-	-p no:cacheprovider -n 2 --dist loadfile notebooks
-# The stored outputs must also come out under two threads and the lowest CPU
-# code path (as on an older or different processor): a cell that differs there
-# prints a float it should not.
-PORTABILITY_ENV := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=default
-
-# Every test runs offline (scripts/offline): unit tests, then nbval over every
-# notebook with the reference settings, then again with the portability settings.
-# The learner notebooks run in a step of their own, one test per notebook spread
-# over both workers (--dist loadfile would keep them all on one).
-test: $(STAMP)
-	$(NB_ENV) scripts/offline $(BIN)/python -m pytest -n 2 --dist loadfile -m "not learner_run" tests
-	$(NB_ENV) scripts/offline $(BIN)/python -m pytest -n 2 --dist load -p no:cacheprovider -m learner_run \
-		tests/test_learner_notebooks.py || test $$? -eq 5  # 5: no notebooks yet, so nothing to run
-	$(NB_ENV) scripts/offline $(NBVAL)
-	$(NB_ENV) $(PORTABILITY_ENV) scripts/offline $(NBVAL)
+# Every test runs offline: unit tests, every learner notebook unanswered, then nbval over every notebook with
+# the reference settings and again with the portability settings (course.py test_steps lists them).
+test:
+	$(COURSE) test
 
 execute: $(STAMP)
 	$(NB_ENV) $(BIN)/python scripts/execute_notebooks.py --timings-file $(TIMINGS) notebooks/*.ipynb
