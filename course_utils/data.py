@@ -17,7 +17,14 @@ import numpy as np
 from .validation import (check_array, check_labels, check_nonnegative, check_number,
                          check_positive_int, check_rate, check_same_length)
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+def _data_dir() -> Path:
+    """data/ of the repository, or its copy inside an installed package (pip install from a URL, Colab)."""
+    package = Path(__file__).resolve().parent
+    return next((d for d in (package.parent / "data", package / "datasets") if (d / "SHA256SUMS").is_file()),
+                package.parent / "data")
+
+
+DATA_DIR = _data_dir()
 # Another draw of every seeded split, subsample, label noise and synthetic sample: `make margins` sets it to
 # re-run the notebooks on fresh data. Unset (draw 0), the seeds are the ones the notebooks name.
 DRAW_VARIABLE = "COURSE_DATA_DRAW"
