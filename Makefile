@@ -34,7 +34,7 @@ help:
 	@echo "make bench      time the training loops"
 	@echo "make margins    re-run copies of the notebooks elsewhere (2 threads, generic CPU code; data draws 1 and 2) and check every claim"
 	@echo "make data       regenerate data/mnist1d.npz (needs the [data] extra)"
-	@echo "make lock       rewrite constraints.txt from the installed versions"
+	@echo "make lock       rewrite constraints.txt (and the package's locked runtime versions) from the installed versions"
 	@echo "make learner    regenerate learner/ (notebooks without solutions or outputs)"
 	@echo "make book       build the HTML book into book/_build/html from the stored outputs"
 	@echo "make guide      rewrite the agendas of instructor/GUIDE.md from $(TIMINGS)"
@@ -112,6 +112,7 @@ lock:
 		| sed -E 's/^([^=]+==[^+]+)\+.*$$/\1/'; \
 	} > constraints.txt.tmp
 	mv constraints.txt.tmp constraints.txt
+	$(BIN)/python scripts/write_locked_versions.py
 
 clean:
 	rm -rf build dist _build book/_build .pytest_cache .hypothesis .coverage htmlcov *.egg-info

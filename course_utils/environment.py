@@ -1,22 +1,18 @@
 """Is this the environment the course's stored outputs were made in?"""
 from __future__ import annotations
 
-import re
+import json
 from importlib import metadata
+from pathlib import Path
 
 import torch
 
-DISTRIBUTION = "regularization-course"
+LOCKED_VERSIONS = Path(__file__).with_name("locked_versions.json")   # written by `make lock`
 
 
-def pinned_versions() -> dict[str, str]:
-    """The ``==`` pins of the course's runtime dependencies, read from the installed package."""
-    pins = {}
-    for requirement in metadata.requires(DISTRIBUTION) or []:
-        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^;\s]+)", requirement.strip())
-        if match:  # extras carry a '; extra == ...' marker and are skipped
-            pins[match[1]] = match[2]
-    return pins
+def locked_versions() -> dict[str, str]:
+    """The exact version of each runtime dependency that the stored outputs were made with."""
+    return json.loads(LOCKED_VERSIONS.read_text(encoding="utf-8"))
 
 
 def check_environment() -> None:
@@ -25,12 +21,7 @@ def check_environment() -> None:
     It only reports: a difference never stops a notebook, since the course runs with other versions too;
     its numbers may then differ in their last digits from the stored ones.
     """
-    try:
-        pins = pinned_versions()
-    except metadata.PackageNotFoundError:
-        print("✘ the course package is not installed: run `python course.py lab` (or `pip install -e .`) "
-              "from the course folder")
-        return
+    pins = locked_versions()
     differences = 0
     for name, pinned in sorted(pins.items()):
         try:

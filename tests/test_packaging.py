@@ -20,6 +20,7 @@ def test_a_wheel_of_the_course_loads_mnist1d_away_from_the_repository(tmp_path):
         archive.extractall(site)
     for name in ("mnist1d.npz", "SHA256SUMS", "README.md"):
         assert f"course_utils/datasets/{name}" in names, f"the wheel lacks data/{name}"
+    assert "course_utils/locked_versions.json" in names, "the wheel lacks the locked runtime versions"
     empty = tmp_path / "elsewhere"
     empty.mkdir()
     code = ("import course_utils, course_utils.data as d; data = course_utils.load_mnist1d(); "
