@@ -24,7 +24,7 @@ BOOK_OUTPUT ?= book
 TIMINGS := instructor/timings.json
 
 .PHONY: help install lab print-lab-args test execute bench margins lock data clean distclean \
-	learner book guide
+	learner book guide links
 
 help:
 	@echo "make install    create .venv and install the course with its test tools"
@@ -37,6 +37,7 @@ help:
 	@echo "make lock       rewrite constraints.txt (and the package's locked runtime versions) from the installed versions"
 	@echo "make learner    regenerate learner/ (notebooks without solutions or outputs)"
 	@echo "make book       build the HTML book into book/_build/html from the stored outputs"
+	@echo "make links      rewrite the Colab badges and install cells from pyproject.toml's repository URL"
 	@echo "make guide      rewrite the agendas of instructor/GUIDE.md from $(TIMINGS)"
 	@echo "make clean      remove build artefacts and caches (keeps .venv)"
 	@echo "make distclean  clean, and remove .venv too"
@@ -71,6 +72,10 @@ book: $(STAMP)
 	$(BIN)/python scripts/make_claims_page.py
 	$(BIN)/jupyter-book build book -W --path-output $(BOOK_OUTPUT)
 	@echo "Book: $(BOOK_OUTPUT)/_build/html/index.html"
+
+# Badges and install cells from pyproject.toml's [project.urls] Repository, the one place it is set.
+links: $(STAMP)
+	$(BIN)/python scripts/make_links.py
 
 guide: $(STAMP)
 	$(BIN)/python scripts/make_guide_agenda.py
