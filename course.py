@@ -33,8 +33,9 @@ MINIMUM_PYTHON = (3, 11)
 TORCH_VERSION = "2.13.0"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # Every notebook run uses these, so the outputs stored by `make execute` come from the settings tests compare.
+# No progress bars there (COURSE_PROGRESS=0): a learner sees them live, stored outputs keep no snapshots.
 NOTEBOOK_ENV = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+                "PYDEVD_DISABLE_FILE_VALIDATION": "1", "COURSE_PROGRESS": "0"}
 # The stored outputs must also come out under two threads and the lowest CPU code path.
 PORTABILITY_ENV = {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "ATEN_CPU_CAPABILITY": "default"}
 NBGRADER_EXTENSIONS = ("formgrader", "validate_assignment", "assignment_list", "course_list")

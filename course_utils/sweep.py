@@ -26,7 +26,7 @@ from .batched import SHARED_FIELDS, can_batch, train_batched
 from .config import Config
 from .data import Dataset
 from .models import build_model
-from .training import BAR_FORMAT, History, evaluate, fit
+from .training import BAR_FORMAT, History, evaluate, fit, show_progress
 
 
 @dataclass
@@ -110,7 +110,7 @@ def _labelled(configs) -> list[tuple[str, Config]]:
 
 
 def sweep(configs, data: Dataset | Callable[[int], Dataset], seeds: Sequence[int] = (0, 1, 2, 3, 4),
-          progress: bool = True,
+          progress: bool | None = None,
           model_fn: Callable[[Config, int, int], nn.Module] = build_model,
           track_validation: bool = True, batched: bool = True) -> SweepResult:
     """Train every configuration on every replicate; return a table of final metrics.
@@ -155,7 +155,7 @@ def sweep(configs, data: Dataset | Callable[[int], Dataset], seeds: Sequence[int
         seed: dataclasses.replace(d, x_val=None, y_val=None) for seed, d in draws.items()}
     runs = [(label, dataclasses.replace(config, seed=int(seed))) for label, config in labelled for seed in seeds]
     bar = tqdm(total=sum(run.epochs for _, run in runs), desc=f"sweep of {len(runs)} runs", unit="epochs",
-               bar_format=BAR_FORMAT, disable=not progress, file=sys.stderr)
+               bar_format=BAR_FORMAT, disable=not show_progress(progress), file=sys.stderr)
     bar_lock = threading.Lock()   # batched groups report from their worker threads
 
     def advance(epochs: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 
@@ -23,6 +24,18 @@ from .penalties import elastic_net_penalty, parameter_groups, penalized_paramete
 from .validation import check_array, check_nonnegative, check_same_length
 
 BAR_FORMAT = "{desc}: {n_fmt}/{total_fmt} {unit} |{bar:20}|"
+PROGRESS_VARIABLE = "COURSE_PROGRESS"   # "0": no progress bars (stored and tested notebook runs set it)
+
+
+def show_progress(progress: bool | None) -> bool:
+    """``progress`` itself when given; by default on, unless the environment variable COURSE_PROGRESS is 0.
+
+    A learner sees a bar on every long run; executions that store or compare outputs set COURSE_PROGRESS=0,
+    so no bar snapshot is stored or compared.
+    """
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None (the default); got {progress!r}")
+    return progress if progress is not None else os.environ.get(PROGRESS_VARIABLE, "1") != "0"
 EVAL_CHUNK = 8192
 
 
@@ -170,7 +183,7 @@ def train_epoch(model, optimizer, x, y, loss_fn, penalty, batch_size: int, gener
     return total / max(steps, 1)
 
 
-def fit(model: nn.Module, data: Dataset, config: Config = Config(), progress: bool = True) -> History:
+def fit(model: nn.Module, data: Dataset, config: Config = Config(), progress: bool | None = None) -> History:
     """Train ``model`` on ``data.x_train`` with the optimizer, penalties and early stopping of ``config``.
 
     Validation metrics are recorded when ``data`` has a validation split, and
@@ -200,7 +213,7 @@ def fit(model: nn.Module, data: Dataset, config: Config = Config(), progress: bo
                if (config.l1 or config.l2) else (lambda: 0.0))
     stopper = EarlyStopping(config.patience, config.min_delta)
     history = History()
-    bar = tqdm(total=config.epochs, desc="fit", unit="epochs", bar_format=BAR_FORMAT, disable=not progress,
+    bar = tqdm(total=config.epochs, desc="fit", unit="epochs", bar_format=BAR_FORMAT, disable=not show_progress(progress),
                file=sys.stderr)
     try:
         for epoch in range(1, config.epochs + 1):

@@ -279,7 +279,7 @@ def test_batched_sweep_matches_one_fit_per_run():
 def test_the_progress_bar_counts_every_runs_epochs(batched, capsys):
     data = make_classification()
     configs = {"plain": BASE, "wider": replace(BASE, hidden=(12,), epochs=3)}
-    sweep(configs, data, seeds=(0, 1), batched=batched)
+    sweep(configs, data, seeds=(0, 1), batched=batched, progress=True)
     last = capsys.readouterr().err.split("\r")[-1]
     total = 2 * BASE.epochs + 2 * 3
     assert last.startswith(f"sweep of 4 runs: {total}/{total} epochs"), last
@@ -318,3 +318,17 @@ def test_ctrl_c_keeps_the_runs_it_cut_short_with_what_they_learned(monkeypatch, 
     assert out.interrupted and out.table["interrupted"].tolist() == [True, True]
     assert out.table["epochs"].tolist() == [2, 2] and all(h.interrupted for h in out.histories)
     assert "0 finished run(s) and 2 cut short are kept" in capsys.readouterr().out
+
+
+def test_progress_by_default_unless_the_environment_turns_it_off(monkeypatch, capsys):
+    data = make_classification(n_train=30)
+    monkeypatch.setenv("COURSE_PROGRESS", "1")
+    sweep(BASE, data, seeds=(0,))
+    assert "sweep of 1 runs" in capsys.readouterr().err
+    monkeypatch.setenv("COURSE_PROGRESS", "0")   # stored and tested executions: no bar snapshots
+    sweep(BASE, data, seeds=(0,))
+    assert capsys.readouterr().err == ""
+    sweep(BASE, data, seeds=(0,), progress=True)   # an explicit choice wins
+    assert "sweep of 1 runs" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="progress must be True, False or None"):
+        sweep(BASE, data, seeds=(0,), progress="yes")
