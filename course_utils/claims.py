@@ -156,7 +156,8 @@ def claim(statement: str, values, *, above: float | None = None, below: float | 
     record = {"statement": statement, "quantity": quantity, "rule": rule, "holds": bool(holds),
               "above": above, "below": below, "within": within, "replicates": len(values), **numbers,
               "values": [float(v) for v in values]}
-    record["distance"] = distance(record)
+    gap = distance(record)
+    record["distance"] = gap if math.isfinite(gap) else None   # None: no spread to measure it in (JSON has no inf)
     LEDGER.append(record)
     if not holds and _EXPLORE:
         text += "\n  ✘ does not hold with your settings; the stored notebook's verdict is the course's"

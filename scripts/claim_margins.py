@@ -29,6 +29,11 @@ def by_position(folder: Path) -> dict[tuple[str, int], dict]:
     return keyed
 
 
+def gap(record: dict) -> float:
+    """A claim's distance; one with no spread (exact, or replicates that all agree) is infinitely far."""
+    return math.inf if record["distance"] is None else record["distance"]
+
+
 def rows(reference: dict, others: dict[str, dict]) -> list[dict]:
     """One row per reference claim: its distance here, its smallest distance elsewhere and where it failed."""
     table = []
@@ -43,10 +48,10 @@ def rows(reference: dict, others: dict[str, dict]) -> list[dict]:
             if match["statement"] != record["statement"]:
                 raise ValueError(f"{key[0]}: claims differ between the folders ({record['statement'][:60]!r} "
                                  f"against {match['statement'][:60]!r}); execute the same notebooks in both")
-            distances.append(match["distance"])
+            distances.append(gap(match))
             failed += [] if match["holds"] else [name]
         table.append({"notebook": record["notebook"], "statement": record["statement"], "rule": record["rule"],
-                      "distance": record["distance"], "elsewhere": min(distances, default=record["distance"]),
+                      "distance": gap(record), "elsewhere": min(distances, default=gap(record)),
                       "failed": failed})
     return sorted(table, key=lambda row: (not row["failed"], min(row["distance"], row["elsewhere"])))
 

@@ -82,7 +82,7 @@ def page(notebooks):
         verdict = "✔ holds" if row["holds"] else "✘ fails"
         number_label = row["notebook"].split("_", 1)[0]  # "01" of "01_overfitting_underfitting"
         mean, interval = measured(row)
-        distance = "-" if math.isinf(row["distance"]) else f"{row['distance']:.2f}"
+        distance = "-" if not _given(row["distance"]) else f"{row['distance']:.2f}"   # no spread: no distance
         lines.append(f"| [{number_label}](notebooks/{row['notebook']}.ipynb) | {cell(row['statement'])} "
                      f"| {cell(row['quantity'])} | {row['rule']} | {row['replicates']} | {cell(mean)} "
                      f"| {cell(interval)} | {cell(threshold(row))} | {distance} | {verdict} |\n")

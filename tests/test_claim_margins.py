@@ -13,8 +13,9 @@ spec.loader.exec_module(margins)
 
 
 def record(statement, distance, holds=None):
+    """A stored claim record; an infinite distance is stored as None, as claim stores it."""
     return {"statement": statement, "quantity": "q", "rule": "interval", "holds": distance > 0 if holds is None
-            else holds, "distance": distance}
+            else holds, "distance": None if math.isinf(distance) else distance}
 
 
 def write_notebook(folder: Path, name: str, records) -> None:

@@ -207,7 +207,10 @@ def test_distance_is_in_widths_of_the_95_percent_interval():
         claim("gain of 7 points", GAINS, above=0.07)
     assert claims_module.LEDGER[-1]["distance"] < 0
     claim("ten", 10, above=9, rule="exact")
-    assert claims_module.LEDGER[-1]["distance"] == math.inf
+    assert claims_module.LEDGER[-1]["distance"] is None   # stored as JSON, which has no infinity
+    claim("all replicates agree", [0.5] * 5, above=0.1)
+    assert claims_module.LEDGER[-1]["distance"] is None
+    assert distance({**claims_module.LEDGER[-1], "distance": None}) == math.inf
 
 
 def test_session_ledger(capsys):
@@ -232,7 +235,7 @@ def test_in_a_notebook_the_record_goes_into_the_output_metadata(monkeypatch, cap
     assert raw is True
     assert data["text/plain"].startswith("Claim ✔ holds: noise helps\n  measured: mean 0.060 ± 0.006 (s.e.)")
     assert metadata == {"course_claim": empty_ledger[-1]}
-    json.dumps(metadata)   # stored in the notebook: must be JSON
+    json.dumps(metadata, allow_nan=False)   # stored in the notebook: must be strict JSON
 
 
 def write_notebook(path, records):
