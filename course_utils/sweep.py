@@ -177,9 +177,10 @@ def sweep(configs, data: Dataset | Callable[[int], Dataset], seeds: Sequence[int
                 model = model_fn(runs[group[0]][1], n_inputs, n_outputs)
                 results = [(fit(model, train_data, runs[group[0]][1], progress=False), model)]
                 advance(runs[group[0]][1].epochs)
-            # Runs cut short keep what they learned (their best weights, as fit keeps them); runs that
-            # never started are left out.
-            trained.update((i, result) for i, result in zip(group, results) if result[0].epochs)
+            # Runs cut short keep what they learned (their best weights, as fit keeps them); a run that
+            # diverged at its first step is a result too (diverged=True). Only runs never started are left out.
+            trained.update((i, result) for i, result in zip(group, results)
+                           if result[0].epochs or result[0].diverged)
             if any(history.interrupted for history, _ in results):
                 raise KeyboardInterrupt
     except KeyboardInterrupt:

@@ -332,3 +332,14 @@ def test_progress_by_default_unless_the_environment_turns_it_off(monkeypatch, ca
     assert "sweep of 1 runs" in capsys.readouterr().err
     with pytest.raises(TypeError, match="progress must be True, False or None"):
         sweep(BASE, data, seeds=(0,), progress="yes")
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_a_run_that_diverges_at_its_first_step_keeps_its_row(batched):
+    """Every replicate stays in the table: a divergence is a result, not a missing run."""
+    data = make_classification()
+    huge = replace(BASE, optimizer="sgd", lr=1e12)
+    result = sweep({"sane": BASE, "huge": huge}, data, seeds=(0, 1), progress=False, batched=batched)
+    table = result.table
+    assert table["label"].tolist() == ["sane", "sane", "huge", "huge"]
+    assert table[table.label == "huge"]["diverged"].all() and not table[table.label == "sane"]["diverged"].any()
