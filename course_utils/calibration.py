@@ -4,7 +4,10 @@ A model is calibrated when, among the predictions it makes with confidence
 0.8, about 80 % are correct. Predictions are grouped into equal-width bins of
 confidence; the expected calibration error (ECE, Naeini et al. 2015; Guo et
 al. 2017) is the average |accuracy − confidence| over bins, weighted by how
-many predictions fall in each.
+many predictions fall in each. Temperature scaling (Guo et al. 2017) divides
+a trained network's logits by one number T, fitted on held-out data by
+minimizing the negative log-likelihood: it changes confidence, never the
+predicted class.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import check_array, check_labels, check_positive_int, check_same_length
+from .validation import check_array, check_labels, check_number, check_positive_int, check_same_length
 
 
 def softmax(logits) -> np.ndarray:
@@ -21,6 +24,42 @@ def softmax(logits) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _check_logits(logits, labels):
+    logits = check_array(logits, "logits", ndim=2)
+    labels = check_labels(labels, "labels")
+    check_same_length(logits=logits, labels=labels)
+    if labels.max() >= logits.shape[1]:
+        raise ValueError(f"labels go up to {labels.max()} but logits have only {logits.shape[1]} columns (classes)")
+    return logits, labels
+
+
+def temperature_nll(logits, labels, temperature: float) -> float:
+    """Mean negative log-likelihood of ``labels`` under softmax(logits / temperature)."""
+    logits, labels = _check_logits(logits, labels)
+    check_number(temperature, "temperature", low=0.0, low_inclusive=False)
+    scaled = logits / temperature
+    shifted = scaled - scaled.max(axis=1, keepdims=True)
+    log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_probabilities[np.arange(len(labels)), labels].mean())
+
+
+def fit_temperature(logits, labels, low: float = 0.05, high: float = 20.0) -> float:
+    """The temperature T in [low, high] that minimizes ``temperature_nll`` on held-out logits and labels.
+
+    Fit it on validation data, never on the test set. A bounded scalar search over log T
+    (``scipy.optimize.minimize_scalar``); the NLL is convex in 1/T, so the minimum is unique.
+    T > 1 softens over-confident predictions; T < 1 sharpens under-confident ones.
+    """
+    from scipy.optimize import minimize_scalar
+    logits, labels = _check_logits(logits, labels)
+    check_number(low, "low", low=0.0, low_inclusive=False)
+    check_number(high, "high", low=low, low_inclusive=False)
+    result = minimize_scalar(lambda log_t: temperature_nll(logits, labels, float(np.exp(log_t))),
+                             bounds=(np.log(low), np.log(high)), method="bounded",
+                             options={"xatol": 1e-8})
+    return float(np.exp(result.x))
 
 
 def _check_probabilities(probabilities, labels):
