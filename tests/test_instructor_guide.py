@@ -26,3 +26,20 @@ def test_every_notebook_has_a_section():
     headings = set(re.findall(r"^### (\d\d) · ", GUIDE.read_text(encoding="utf-8"), flags=re.MULTILINE))
     missing = [path.name for path in NOTEBOOKS if path.name[:2] not in headings]
     assert not missing, f"instructor/GUIDE.md has no '### NN · ' section for {missing}"
+
+
+def test_every_agenda_adds_up_to_its_length():
+    """Each agenda's slots fill its day exactly: the times follow from the minutes, and it ends on the hour it says."""
+    text = GUIDE.read_text(encoding="utf-8")
+    agendas = re.findall(r"^### (.+ agenda) \((\d\d:\d\d)–(\d\d:\d\d)\)\n\n((?:\|.*\n)+)", text, flags=re.MULTILINE)
+    assert {name for name, *_ in agendas} == {"3-hour agenda", "Half-day agenda", "Full-day agenda"}
+    for name, start, end, table in agendas:
+        rows = [line.split("|")[1:4] for line in table.splitlines()[2:]]
+        minutes = lambda clock: int(clock[:2]) * 60 + int(clock[3:])  # noqa: E731
+        now = minutes(start)
+        for time, what, length in rows[:-1]:
+            assert minutes(time.strip()) == now, f"{name}: {what.strip()} starts at {time.strip()}"
+            now += int(length)
+        assert rows[-1][1].strip() == "End" and minutes(rows[-1][0].strip()) == now == minutes(end), (
+            f"{name} ends at {rows[-1][0].strip()}, not at {end}")
+        assert "set-up" in rows[0][1] and int(rows[0][2]) >= 30, f"{name}: the room needs half an hour to set up"
