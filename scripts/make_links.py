@@ -74,7 +74,9 @@ def with_links(notebook, repository: str, name: str):
     return notebook
 
 
-COURSE_MAP_ROW = re.compile(r"^\| (\d\d)(?: \[!\[Open in Colab\]\([^)]*\)\]\([^)]*\))? \|", re.MULTILINE)
+# A course-map row: its number (with the badge once written), then a link to the notebook.
+COURSE_MAP_ROW = re.compile(r"^\| (\d\d)(?: \[!\[Open in Colab\]\([^)]*\)\]\([^)]*\))? \|(?= \[[^]]*\]\(notebooks/)",
+                            re.MULTILINE)
 
 
 def readme_with_badges(text: str, repository: str, notebooks: list[str]) -> str:

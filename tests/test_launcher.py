@@ -89,7 +89,7 @@ def test_lab_listens_on_loopback_with_a_token_and_opens_the_workspace():
 
 
 def test_make_lab_and_make_test_run_the_launcher():
-    dry = subprocess.run(["make", "-n", "lab", "test", "PORT=8123"], cwd=ROOT, capture_output=True, text=True,
+    dry = subprocess.run(["make", "-n", "--no-print-directory", "lab", "test", "PORT=8123"], cwd=ROOT, capture_output=True, text=True,
                          timeout=30, check=True).stdout.splitlines()
     assert dry == ["python3 course.py lab --port 8123 ", "python3 course.py test"]
 
@@ -116,7 +116,7 @@ def test_the_test_steps_on_each_system(os_name):
 
 
 def test_makefile_takes_the_notebook_environment_from_the_launcher():
-    printed = subprocess.run(["make", "-s", "-p", "-n", "help"], cwd=ROOT, capture_output=True, text=True,
+    printed = subprocess.run(["make", "-s", "-p", "-n", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True,
                              timeout=30).stdout
     line = next(line for line in printed.splitlines() if line.startswith("NB_ENV :="))
     assert line.split(":=", 1)[1].split() == [f"{k}={v}" for k, v in course.NOTEBOOK_ENV.items()]

@@ -40,10 +40,12 @@ def test_cells_are_added_once_and_updated_in_place():
 
 
 def test_readme_rows_get_one_badge_each():
-    text = "| # | Notebook |\n|---|---|\n| 00 | [Start](notebooks/00_start.ipynb) |\n| 99 | none |\n"
+    text = ("| # | Notebook |\n|---|---|\n| 00 | [Start](notebooks/00_start.ipynb) |\n| 99 | none |\n\n"
+            "| notebook | seconds |\n|---|---|\n| 00 | 13.0 |\n")
     once = links.readme_with_badges(text, REPOSITORY, ["00_start.ipynb"])
     assert links.readme_with_badges(once, REPOSITORY, ["00_start.ipynb"]) == once
-    assert "| 00 [![Open in Colab](" in once and "learner/00_start.ipynb) |" in once and "| 99 | none |" in once
+    assert "| 00 [![Open in Colab](" in once and "learner/00_start.ipynb) | [Start]" in once and "| 99 | none |" in once
+    assert once.endswith("| 00 | 13.0 |\n"), "only course-map rows (a link to the notebook) get a badge"
 
 
 @pytest.mark.parametrize("url", ["https://gitlab.com/a/b", "github.com/a/b", "https://github.com/a"])
