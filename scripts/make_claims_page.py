@@ -41,8 +41,8 @@ def cell(text):
 
 
 def number(value):
-    """Three decimals like the notebooks' verdicts; scientific notation for very small or large values."""
-    return f"{value:.3f}" if value == 0 or 1e-2 <= abs(value) < 1e4 else f"{value:.2e}"
+    """Three decimals like the notebooks' verdicts; three significant digits for very small or large values."""
+    return f"{value:.3f}" if value == 0 or 1e-2 <= abs(value) < 1e4 else f"{value:.3g}"
 
 
 def _given(value):
@@ -75,16 +75,16 @@ def page(notebooks):
         return "".join(lines)
     held = int(table["holds"].sum())
     lines.append(f"{held} of {len(table)} claims in {table['notebook'].nunique()} notebooks hold.\n\n")
-    lines.append("| notebook | claim | quantity | rule | replicates | mean ± s.e. | interval | threshold | distance "
-                 "| verdict |\n")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|\n")
+    lines.append("| notebook | claim (*what is measured*) | rule, replicates | mean ± s.e. | interval | threshold "
+                 "| distance | verdict |\n")
+    lines.append("|---|---|---|---|---|---|---|---|\n")
     for _, row in table.iterrows():
         verdict = "✔ holds" if row["holds"] else "✘ fails"
         number_label = row["notebook"].split("_", 1)[0]  # "01" of "01_overfitting_underfitting"
         mean, interval = measured(row)
         distance = "-" if not _given(row["distance"]) else f"{row['distance']:.2f}"   # no spread: no distance
         lines.append(f"| [{number_label}](notebooks/{row['notebook']}.ipynb) | {cell(row['statement'])} "
-                     f"| {cell(row['quantity'])} | {row['rule']} | {row['replicates']} | {cell(mean)} "
+                     f"(*{cell(row['quantity'])}*) | {row['rule']}, {row['replicates']} | {cell(mean)} "
                      f"| {cell(interval)} | {cell(threshold(row))} | {distance} | {verdict} |\n")
     return "".join(lines)
 

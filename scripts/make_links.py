@@ -55,7 +55,7 @@ def launch_source(repository: str, notebook: str) -> str:
 
 
 def install_source(repository: str) -> str:
-    return ("# On Colab or another hosted Jupyter, this installs the course; where it is installed, it does nothing.\n"
+    return ("# On Colab or another hosted Jupyter this installs the course; elsewhere it does nothing.\n"
             "import importlib.util\n"
             "if importlib.util.find_spec(\"course_utils\") is None:\n"
             f"    %pip install --quiet \"regularization-course @ git+{repository}\"")
