@@ -42,7 +42,8 @@ from threadpoolctl import threadpool_limits
 from torch.utils.data import DataLoader, TensorDataset
 
 import course_utils as cu
-from course_utils.batched import train_batched, usable_cores
+from course_utils.batched import train_batched
+from course_utils.environment import usable_cores
 
 EPOCHS, BATCH, LR = 20, 100, 1e-3
 MLP = cu.Config(model="mlp", hidden=(100, 100), epochs=EPOCHS, batch_size=BATCH, lr=LR)

@@ -34,12 +34,10 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,6 +48,7 @@ from torch import nn
 from .augment import can_transform, with_augmentation
 from .config import Config
 from .data import Dataset
+from .environment import usable_cores
 from .models import build_model
 from .training import EarlyStopping, History, as_tensors
 
@@ -214,35 +213,6 @@ def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: in
         print(f"Training interrupted: all {len(configs)} member(s) keep their history so far "
               "and, where fit would, their best weights.")
     return list(zip(histories, models))
-
-
-def usable_cores() -> int:
-    """The CPU cores this process may use, the default number of sweep workers.
-
-    Its CPU affinity, capped by a container's CPU quota: a JupyterHub or Docker
-    limit of one CPU leaves every core visible but lets only one work.
-    """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:   # not Linux
-        cores = os.cpu_count() or 1
-    quota = cgroup_cpu_quota()
-    return cores if quota is None else max(1, min(cores, int(quota)))
-
-
-def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
-    """The CPUs a cgroup quota grants this process (cgroup v2 or v1), or None where there is no quota."""
-    try:   # v2: "max 100000" (no quota) or "150000 100000" (1.5 CPUs)
-        quota, period = (root / "cpu.max").read_text().split()[:2]
-        return None if quota == "max" else int(quota) / int(period)
-    except (OSError, ValueError):
-        pass
-    try:   # v1: a quota of -1 means none
-        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
-        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
-        return quota / period if quota > 0 and period > 0 else None
-    except (OSError, ValueError):
-        return None
 
 
 @dataclass(frozen=True)

@@ -389,27 +389,6 @@ def test_progress_is_reported_per_epoch_and_adds_up_to_every_members_epochs():
     assert len(calls) >= 6                                     # at least once per epoch of each worker's chunk
 
 
-@pytest.mark.parametrize("files, quota", [
-    ({"cpu.max": "max 100000\n"}, None),
-    ({"cpu.max": "150000 100000\n"}, 1.5),
-    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
-    ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.0),
-    ({}, None),
-], ids=["v2-none", "v2-1.5", "v1-none", "v1-2", "no-cgroup"])
-def test_a_containers_cpu_quota_is_read(tmp_path, files, quota):
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text(text)
-    assert batched.cgroup_cpu_quota(tmp_path) == quota
-
-
-@pytest.mark.parametrize("quota, expected", [(None, 2), (0.5, 1), (1.5, 1), (8.0, 2)])
-def test_sweeps_use_no_more_workers_than_the_quota_allows(monkeypatch, quota, expected):
-    monkeypatch.setattr(batched.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    monkeypatch.setattr(batched, "cgroup_cpu_quota", lambda: quota)
-    assert batched.usable_cores() == expected
-
-
 def test_workers_leave_torchs_thread_count_as_it_was():
     data = make_classification()
     threads = torch.get_num_threads()
