@@ -50,7 +50,7 @@ from .config import Config
 from .data import Dataset
 from .environment import usable_cores
 from .models import build_model
-from .training import EarlyStopping, History, as_tensors
+from .training import EarlyStopping, History, as_tensors, check_run
 
 MEMORY_BUDGET = 1 << 30   # bytes one chunk of members may use (estimated); larger sweeps are split
 EVAL_FLOATS = 1 << 15     # evaluation runs in slices of samples whose widest activation (per member) fits this
@@ -140,16 +140,12 @@ def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: in
     ok, reason = can_batch(configs)
     if not ok:
         raise ValueError(f"these configurations cannot be trained as one batch: {reason}")
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a course_utils.data.Dataset; got {type(data).__name__}")
+    for config in configs:
+        check_run(config, data)
     spec = _Spec.of(configs[0], data)
-    if not spec.classification and configs[0].label_smoothing:
-        raise ValueError("label_smoothing applies to classification only; this dataset is a regression task")
     if not can_transform(augmentation):
         raise ValueError(f"augmentation must be made of course_utils.augment layers (Compose, RandomShift, ...) "
                          f"to be batched; got {augmentation!r:.80}. Train it with fit, or sweep(batched=False)")
-    if data.x_val is None and any(c.patience is not None for c in configs):
-        raise ValueError("early stopping (patience) needs a validation set: use data.split_validation(...) first")
     budget = MEMORY_BUDGET if memory_budget is None else memory_budget
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise ValueError(f"memory_budget must be a positive number of bytes; got {memory_budget!r}")

@@ -183,6 +183,18 @@ def train_epoch(model, optimizer, x, y, loss_fn, penalty, batch_size: int, gener
     return total / max(steps, 1)
 
 
+def check_run(config: Config, data: Dataset) -> None:
+    """The checks every training run shares, in fit and in the batched engine: one message for one mistake."""
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a course_utils.data.Dataset; got {type(data).__name__}")
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be a course_utils.Config; got {type(config).__name__}")
+    if config.patience is not None and data.x_val is None:
+        raise ValueError("early stopping (patience) needs a validation set: use cu.split_validation(data) first")
+    if config.label_smoothing and not np.issubdtype(np.asarray(data.y_train).dtype, np.integer):
+        raise ValueError("label_smoothing applies to classification only; this dataset is a regression task")
+
+
 def fit(model: nn.Module, data: Dataset, config: Config = Config(), progress: bool | None = None) -> History:
     """Train ``model`` on ``data.x_train`` with the optimizer, penalties and early stopping of ``config``.
 
@@ -192,18 +204,11 @@ def fit(model: nn.Module, data: Dataset, config: Config = Config(), progress: bo
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a course_utils.data.Dataset; got {type(data).__name__}")
-    if not isinstance(config, Config):
-        raise TypeError(f"config must be a course_utils.Config; got {type(config).__name__}")
+    check_run(config, data)
     has_val = data.x_val is not None
-    if config.patience is not None and not has_val:
-        raise ValueError("early stopping (patience) needs a validation set: use data.split_validation(...) first")
     x_train, y_train = as_tensors(data.x_train, data.y_train)
     classification = y_train.dtype == torch.int64
     loss_fn = _loss_function(classification, config.label_smoothing)
-    if not classification and config.label_smoothing:
-        raise ValueError("label_smoothing applies to classification only; this dataset is a regression task")
 
     torch.manual_seed(config.seed)  # dropout masks and noise
     generator = torch.Generator().manual_seed(config.seed)  # batch order

@@ -301,10 +301,14 @@ def test_best_state_is_a_copy():
     assert model.weight.item() == pytest.approx(weights[9], abs=1e-6)
 
 
-def test_early_stopping_needs_a_validation_set():
+def test_early_stopping_needs_a_validation_set_and_the_hint_names_a_real_function():
+    import course_utils as cu
+
     data = Dataset(X, Y, X[:2], Y[:2])
-    with pytest.raises(ValueError, match=r"early stopping \(patience\) needs a validation set"):
+    with pytest.raises(ValueError, match=r"early stopping \(patience\) needs a validation set: "
+                                         r"use cu\.split_validation\(data\) first"):
         fit(linear_model(), data, Config(patience=3), progress=False)
+    assert cu.split_validation(data).x_val is not None   # the hint works as written
 
 
 def test_fit_never_reads_the_test_set():
