@@ -52,6 +52,8 @@ from .environment import usable_cores
 from .models import build_model
 from .training import EarlyStopping, History, as_tensors, check_run
 
+__all__ = ["can_batch", "estimate_member_bytes", "train_batched"]
+
 MEMORY_BUDGET = 1 << 30   # bytes one chunk of members may use (estimated); larger sweeps are split
 EVAL_FLOATS = 1 << 15     # evaluation runs in slices of samples whose widest activation (per member) fits this
 ROW_ALIGNMENT = 64        # floats: each member's row of the flat parameter buffer is padded to a multiple

@@ -17,6 +17,9 @@ import numpy as np
 
 from .validation import check_array, check_labels, check_number, check_positive_int, check_same_length
 
+__all__ = ["softmax", "temperature_nll", "fit_temperature", "ReliabilityCurve", "reliability_curve",
+           "expected_calibration_error", "plot_reliability"]
+
 
 def softmax(logits) -> np.ndarray:
     """Class probabilities from logits (n_samples, n_classes), computed stably."""

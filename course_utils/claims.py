@@ -32,7 +32,7 @@ from scipy import stats
 
 from .validation import check_array, check_choice, check_number
 
-__all__ = ["MIN_REPLICATES", "ClaimFailed", "claim", "interval", "ledger", "set_explore", "stored_claims"]
+__all__ = ["MIN_REPLICATES", "ClaimFailed", "claim", "distance", "interval", "ledger", "set_explore", "stored_claims"]
 
 MIN_REPLICATES = 5   # the fewest replicates for a claim judged by an interval
 LEVEL = 0.95         # confidence of each one-sided bound

@@ -10,6 +10,8 @@ from dataclasses import dataclass, fields
 from .validation import (check_choice, check_nonnegative, check_number, check_positive_int, check_rate,
                          check_widths)
 
+__all__ = ["Config"]
+
 MODELS = ("mlp", "cnn")
 ACTIVATIONS = ("relu", "tanh", "gelu")
 OPTIMIZERS = ("sgd", "adam", "adamw")

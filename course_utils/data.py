@@ -17,6 +17,10 @@ import numpy as np
 from .validation import (check_array, check_labels, check_nonnegative, check_number,
                          check_positive_int, check_rate, check_same_length)
 
+__all__ = ["data_draw", "draw_seed", "draw_rng", "Dataset", "load_mnist1d", "load_digits", "load_diabetes",
+           "split_validation", "subsample", "Draws", "add_label_noise", "sine", "make_noisy_sine",
+           "make_sparse_regression", "make_correlated_groups"]
+
 def _data_dir() -> Path:
     """data/ of the repository, or its copy inside an installed package (pip install from a URL, Colab)."""
     package = Path(__file__).resolve().parent

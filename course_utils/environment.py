@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+__all__ = ["locked_versions", "check_environment", "usable_cores", "cgroup_cpu_quota"]
+
 LOCKED_VERSIONS = Path(__file__).with_name("locked_versions.json")   # written by `make lock`
 
 

@@ -33,6 +33,8 @@ from .models import build_model
 from .training import fit, predict
 from .validation import check_number
 
+__all__ = ["NetClassifier", "NetRegressor"]
+
 _MAX_SEED = 2**31 - 1
 
 

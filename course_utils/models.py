@@ -7,6 +7,8 @@ from torch import nn
 from .config import ACTIVATIONS, Config
 from .validation import check_choice, check_nonnegative, check_positive_int, check_rate, check_widths
 
+__all__ = ["GaussianNoise", "MLP", "CNN1d", "build_model", "count_parameters"]
+
 _ACTIVATION_LAYERS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 
 

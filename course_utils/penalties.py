@@ -11,6 +11,8 @@ from torch import nn
 
 from .validation import check_nonnegative
 
+__all__ = ["penalized_parameters", "l1_penalty", "l2_penalty", "elastic_net_penalty", "parameter_groups"]
+
 
 def penalized_parameters(model: nn.Module, include_biases: bool = False) -> list[torch.Tensor]:
     """The parameters a penalty or weight decay should touch."""

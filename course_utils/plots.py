@@ -12,6 +12,8 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
+__all__ = ["apply_style", "plot_history", "plot_gap", "plot_band", "plot_sweep", "plot_sequences"]
+
 # Okabe & Ito's palette: distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 

@@ -28,6 +28,8 @@ from .data import Dataset
 from .models import build_model
 from .training import BAR_FORMAT, History, evaluate, fit, show_progress
 
+__all__ = ["SweepResult", "sweep"]
+
 
 @dataclass
 class SweepResult:

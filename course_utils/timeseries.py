@@ -12,6 +12,8 @@ import numpy as np
 from .data import Dataset, draw_rng
 from .validation import check_array, check_nonnegative, check_number, check_positive_int
 
+__all__ = ["is_stationary", "make_ar_series", "chronological_split", "make_windows", "forecasting_dataset"]
+
 
 def is_stationary(coefficients) -> bool:
     """True when the AR recursion x[t] = Σ φ_k x[t-k] + noise does not blow up (all roots inside |z| < 1)."""

@@ -11,6 +11,9 @@ from numbers import Real
 
 import numpy as np
 
+__all__ = ["check_array", "check_labels", "check_same_length", "check_number", "check_rate", "check_nonnegative",
+           "check_positive_int", "check_widths", "check_choice"]
+
 
 def check_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None,
                 allow_empty: bool = False, dtype=float) -> np.ndarray:
