@@ -75,6 +75,8 @@ def page(notebooks):
         return "".join(lines)
     held = int(table["holds"].sum())
     lines.append(f"{held} of {len(table)} claims in {table['notebook'].nunique()} notebooks hold.\n\n")
+    # The table directive gives the table its class (book/_static/course.css fits it to the text's width).
+    lines.append(":::{table} Every claim of the course, in course order\n:class: claims-ledger\n:widths: auto\n\n")
     lines.append("| notebook | claim (*what is measured*) | rule, replicates | mean ± s.e. | interval | threshold "
                  "| distance | verdict |\n")
     lines.append("|---|---|---|---|---|---|---|---|\n")
@@ -86,6 +88,7 @@ def page(notebooks):
         lines.append(f"| [{number_label}](notebooks/{row['notebook']}.ipynb) | {cell(row['statement'])} "
                      f"(*{cell(row['quantity'])}*) | {row['rule']}, {row['replicates']} | {cell(mean)} "
                      f"| {cell(interval)} | {cell(threshold(row))} | {distance} | {verdict} |\n")
+    lines.append(":::\n")
     return "".join(lines)
 
 

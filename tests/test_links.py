@@ -1,4 +1,4 @@
-"""scripts/make_links.py: every badge and install cell follows pyproject.toml's repository URL."""
+"""scripts/make_links.py: every badge, install cell and book launch button follows pyproject.toml's repository URL."""
 from __future__ import annotations
 
 import importlib.util
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("make_links", ROOT / "scripts" / "make_links.py")
@@ -54,3 +55,25 @@ def test_the_repository_must_be_a_github_address(tmp_path, url):
     pyproject.write_text(f'[project]\nname = "x"\n[project.urls]\nRepository = "{url}"\n')
     with pytest.raises(SystemExit, match="must be https://github.com/OWNER/NAME"):
         links.repository_url(pyproject)
+
+
+def test_the_book_config_block_follows_the_repository_and_hub():
+    text = ("title: x\n" + links.BOOK_BLOCK_START + "repository:\n  url: old\n" + links.BOOK_BLOCK_END + "sphinx: {}\n")
+    once = links.config_with_links(text, REPOSITORY, "https://hub.school.edu/")
+    assert links.config_with_links(once, REPOSITORY, "https://hub.school.edu/") == once
+    assert once.startswith("title: x\n") and once.endswith("sphinx: {}\n")
+    config = yaml.safe_load(once)
+    assert config["repository"] == {"url": REPOSITORY, "path_to_book": "book", "branch": links.BRANCH}
+    assert config["launch_buttons"]["binderhub_url"] == links.BINDERHUB
+    assert config["launch_buttons"]["colab_url"] == links.COLAB
+    assert config["launch_buttons"]["jupyterhub_url"] == "https://hub.school.edu/"
+    with pytest.raises(SystemExit, match="needs exactly one block"):
+        links.config_with_links("title: x\n", REPOSITORY, links.HUB_PLACEHOLDER)
+
+
+def test_the_hub_address_is_optional(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\n[project.urls]\nRepository = "https://github.com/a/b"\n')
+    assert links.jupyterhub_url(pyproject) == links.HUB_PLACEHOLDER
+    pyproject.write_text(pyproject.read_text() + 'JupyterHub = "https://hub.school.edu/"\n')
+    assert links.jupyterhub_url(pyproject) == "https://hub.school.edu"
