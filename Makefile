@@ -23,8 +23,8 @@ TOKEN ?=
 BOOK_OUTPUT ?= book
 TIMINGS := instructor/timings.json
 
-.PHONY: help install lab print-lab-args test execute bench margins lock data clean distclean \
-	learner book guide links
+.PHONY: help install lab print-lab-args test execute bench margins compat lock data clean distclean \
+	learner book guide links hub hub-install hub-load
 
 help:
 	@echo "make install    create .venv and install the course with its test tools"
@@ -32,6 +32,7 @@ help:
 	@echo "make test       unit tests, then every notebook checked with nbval (offline, two settings)"
 	@echo "make execute    re-run every notebook in place and store its outputs"
 	@echo "make bench      time the training loops"
+	@echo "make compat     run every notebook with the newest releases pyproject.toml allows (not the lock); check every claim"
 	@echo "make margins    re-run copies of the notebooks elsewhere (2 threads, generic CPU code; data draws 1 and 2) and check every claim"
 	@echo "make data       regenerate data/mnist1d.npz (needs the [data] extra)"
 	@echo "make lock       rewrite constraints.txt (and the package's locked runtime versions) from the installed versions"
@@ -39,6 +40,8 @@ help:
 	@echo "make book       build the HTML book into book/_build/html from the stored outputs"
 	@echo "make links      rewrite the Colab badges and install cells from pyproject.toml's repository URL"
 	@echo "make guide      rewrite the agendas of instructor/GUIDE.md from $(TIMINGS)"
+	@echo "make hub       JupyterHub for a workshop on 127.0.0.1:$(HUB_PORT) (set HUB_PASSWORD; see hub/jupyterhub_config.py)"
+	@echo "make hub-load  load test: N simulated learners (default $(N)) on a hub of their own; JSON report in build/"
 	@echo "make clean      remove build artefacts and caches (keeps .venv)"
 	@echo "make distclean  clean, and remove .venv too"
 
@@ -98,6 +101,35 @@ margins: $(STAMP)
 			$(MARGINS_DIR)/draw-$$draw/*.ipynb; \
 	done
 	$(BIN)/python scripts/claim_margins.py notebooks $(MARGINS_DIR)/portable $(addprefix $(MARGINS_DIR)/draw-,$(MARGIN_DRAWS))
+
+# Not part of make test: it installs the newest releases (torch included) into build/compat/venv.
+compat:
+	$(COURSE) compat
+
+# JupyterHub for a workshop: the [hub] extra (JupyterHub, nbgitpuller, the idle culler) and the proxy from npm.
+# HUB_PASSWORD, the shared password, comes from the environment; HUB_REPO is the repository the printed
+# nbgitpuller link pulls (default: pyproject.toml's Repository URL; a local path works for a trial).
+HUB_PORT ?= 8000
+HUB_REPO ?=
+N ?= 8
+HUB_STAMP := $(VENV)/.hub-installed
+
+hub-install: $(HUB_STAMP) hub/node_modules/.package-lock.json
+
+$(HUB_STAMP): $(STAMP)
+	$(BIN)/pip install -c constraints.txt -e ".[hub]"
+	touch $@
+
+hub/node_modules/.package-lock.json: hub/package-lock.json
+	npm ci --prefix hub --no-audit --no-fund
+
+hub: hub-install
+	@test -n "$${HUB_PASSWORD:-}" || { echo "Set HUB_PASSWORD (8 characters or more), e.g. HUB_PASSWORD=... make hub"; exit 1; }
+	@echo "Learners open: $$($(BIN)/python hub/nbgitpuller_link.py --hub http://127.0.0.1:$(HUB_PORT) $(if $(HUB_REPO),--repo $(HUB_REPO)))"
+	HUB_PORT=$(HUB_PORT) $(BIN)/jupyterhub -f hub/jupyterhub_config.py
+
+hub-load: hub-install
+	$(BIN)/python hub/load_test.py --learners $(N)
 
 data: $(STAMP)
 	$(BIN)/pip install -c constraints.txt -e ".[data]"

@@ -38,6 +38,7 @@ NOTEBOOK_ENV = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS"
                 "PYDEVD_DISABLE_FILE_VALIDATION": "1", "COURSE_PROGRESS": "0"}
 # The stored outputs must also come out under two threads and the lowest CPU code path.
 PORTABILITY_ENV = {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "ATEN_CPU_CAPABILITY": "default"}
+COMPAT = ROOT / "build" / "compat"    # make compat: a venv of the newest releases, and its notebook runs
 NBGRADER_EXTENSIONS = ("formgrader", "validate_assignment", "assignment_list", "course_list")
 
 
@@ -54,13 +55,17 @@ def venv_python(venv: Path = VENV, os_name: str = os.name) -> Path:
     return venv / ("Scripts/python.exe" if os_name == "nt" else "bin/python")
 
 
-def torch_sources(system: str = platform.system(), choice: str | None = None) -> list[list[str]]:
-    """pip arguments to try in turn for torch: a local wheelhouse first, then the right index for this system."""
+def torch_sources(system: str = platform.system(), choice: str | None = None,
+                  version: str | None = TORCH_VERSION) -> list[list[str]]:
+    """pip arguments to try in turn for torch: a local wheelhouse first, then the right index for this system.
+
+    ``version=None`` asks for the newest release the index offers (make compat).
+    """
     choice = os.environ.get("COURSE_TORCH", "cpu") if choice is None else choice
     if choice not in ("cpu", "default"):
         raise SystemExit(f"COURSE_TORCH must be 'cpu' (the default) or 'default' (the default index, which on "
                          f"Linux is the CUDA build); got {choice!r}")
-    wanted = [f"torch=={TORCH_VERSION}"]
+    wanted = [f"torch=={version}" if version else "torch"]
     local = ["--no-index", "--no-deps", *wanted]   # only pip's configured find-links: offline wheelhouses
     remote = ["--index-url", CPU_INDEX, *wanted] if system == "Linux" and choice == "cpu" else wanted
     return [local, remote]
@@ -172,6 +177,33 @@ def test() -> None:
             raise SystemExit(code)
 
 
+def compat(folder: Path = COMPAT) -> None:
+    """Run the course with the newest releases pyproject.toml's ranges admit, and check every claim.
+
+    A venv of its own under build/compat (the lock is not used), torch from the same route as `install`
+    but the newest release, then every notebook executed in explore mode on a copy, and each claim compared
+    with the stored one by scripts/claim_margins.py. Exit status 1 if any claim fails.
+    """
+    shutil.rmtree(folder, ignore_errors=True)
+    run([sys.executable, "-m", "venv", folder / "venv"])
+    python = venv_python(folder / "venv")
+    pip = [python, "-m", "pip", "install", "--upgrade"]
+    run([*pip, "pip"])
+    run([*pip, *torch_sources(version=None)[1]])
+    run([*pip, ".", "nbclient", "ipykernel"])
+    freeze = subprocess.run([python, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True)
+    (folder / "versions.txt").write_text(freeze.stdout)
+    print("".join(line + "\n" for line in freeze.stdout.splitlines() if line.split("==")[0].lower()
+                  in ("torch", "numpy", "scikit-learn", "matplotlib", "pandas", "scipy")), flush=True)
+    copies = folder / "notebooks"
+    copies.mkdir()
+    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        shutil.copy2(notebook, copies / notebook.name)
+    run([python, "scripts/execute_notebooks.py", *sorted(copies.glob("*.ipynb"))],
+        env={**NOTEBOOK_ENV, "COURSE_EXPLORE": "1"})
+    raise SystemExit(run([python, "scripts/claim_margins.py", "notebooks", copies], check=False))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -180,6 +212,7 @@ def main(argv=None) -> None:
     lab_parser.add_argument("--token", help="the login token (default: a new random one)")
     commands.add_parser("test", help="set up and run every test")
     commands.add_parser("install", help="set up .venv only")
+    commands.add_parser("compat", help="run every notebook with the newest releases allowed, check every claim")
     commands.add_parser("workspace", help="copy new learner notebooks into my-work/ (never overwriting)")
     args_parser = commands.add_parser("print-lab-args", help="the flags `lab` passes to jupyter lab")
     args_parser.add_argument("--port", type=int, default=8888)
@@ -194,6 +227,8 @@ def main(argv=None) -> None:
         test()
     elif args.command == "install":
         install()
+    elif args.command == "compat":
+        compat()
     elif args.command == "workspace":
         print("\n".join(str(p.relative_to(ROOT)) for p in make_workspace()) or "my-work/ is up to date")
     elif args.command == "print-env":
