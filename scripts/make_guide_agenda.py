@@ -15,7 +15,9 @@ measured run time (a learner's laptop is slower than the reference machine,
 and learners rerun cells), rounded up to 5 minutes. Every agenda adds up to
 its length exactly: the minutes no notebook fills become open time before the
 wrap-up, and a cut list says what to drop when the room runs 15 or 30 minutes
-behind.
+behind: first the sections a notebook marks optional in its heading
+(``## 6. Max-norm constraints (optional, 10 min)``), then a whole notebook set as
+homework.
 """
 
 import argparse
@@ -51,6 +53,7 @@ AGENDAS = [
     ("Full-day agenda (09:00–17:00)", 8 * 60, [(BREAK, 90), (LUNCH, 180), (BREAK, 300)], FULL_DAY_PRIORITY),
 ]
 TIME_ROW = re.compile(r"\*\*Time\*\*\s*\|\s*(\d+)\s*min")
+OPTIONAL = re.compile(r"^## (?P<section>\d+)\. (?P<title>.+?) \(optional, (?P<minutes>\d+) min\)\s*$", re.MULTILINE)
 
 
 def notebook_facts(path, timings):
@@ -66,8 +69,10 @@ def notebook_facts(path, timings):
     seconds, peak = measured.get("seconds"), measured.get("peak_mb")
     allowance = math.ceil(COMPUTE_FACTOR * (seconds if seconds is not None else 60) / 60)
     slot = 5 * math.ceil((teaching + allowance) / 5)
+    optional = [(f"{path.name[:2]} §{m['section']} {m['title']}", int(m["minutes"]))
+                for text in markdown for m in OPTIONAL.finditer(text)]
     return {"number": path.name[:2], "title": title, "teaching": teaching, "seconds": seconds,
-            "peak": peak, "slot": slot}
+            "peak": peak, "slot": slot, "optional": optional}
 
 
 def clock(minutes):
@@ -122,16 +127,30 @@ def agenda(facts, length, pauses, priority):
 
 
 def cut_list(chosen, spare, priority):
-    """What to drop when the room runs 15 or 30 minutes behind: the open time first, then the last in priority."""
+    """What to drop when the room runs 15 or 30 minutes behind.
+
+    The open time goes first, then the optional sections of the notebooks last in priority, then, when those
+    are not enough, a whole notebook set as homework.
+    """
     ranked = sorted((f for f in chosen if f["number"] != "00"), key=lambda f: -priority.index(f["number"]))
+    sections = [section for fact in ranked for section in fact["optional"]]
     advice = {}
     for behind in (15, 30):
         if spare >= behind:
             advice[behind] = "use the open time."
+            continue
+        skipped, freed = [], spare
+        for title, minutes in sections:
+            if freed >= behind:
+                break
+            skipped.append(f"{title} ({minutes} min)")
+            freed += minutes
+        open_time = "use the open time and " if spare else ""
+        if freed >= behind:
+            advice[behind] = f"{open_time}skip the optional {'; '.join(skipped)}."
         elif ranked:
             drop = next((f for f in ranked if spare + f["slot"] >= behind), ranked[0])
-            advice[behind] = (f"{'use the open time and ' if spare else ''}set {drop['title']} as homework "
-                              f"(frees {drop['slot']} minutes).")
+            advice[behind] = f"{open_time}set {drop['title']} as homework (frees {drop['slot']} minutes)."
     if not advice:
         return ""
     if advice.get(15) == advice.get(30):

@@ -43,3 +43,20 @@ def test_every_agenda_adds_up_to_its_length():
         assert rows[-1][1].strip() == "End" and minutes(rows[-1][0].strip()) == now == minutes(end), (
             f"{name} ends at {rows[-1][0].strip()}, not at {end}")
         assert "set-up" in rows[0][1] and int(rows[0][2]) >= 30, f"{name}: the room needs half an hour to set up"
+
+
+def test_the_cut_list_skips_optional_sections_before_whole_notebooks():
+    def fact(number, slot, optional=()):
+        return {"number": number, "title": f"{number} · T", "slot": slot, "optional": list(optional)}
+
+    chosen = [fact("01", 45, [("01 §5 Noise", 10)]), fact("03", 55, [("03 §6 Max-norm", 10), ("03 §7 Extra", 5)])]
+    text = agenda.cut_list(chosen, spare=0, priority=["01", "03"])
+    assert "**15 minutes behind:** skip the optional 03 §6 Max-norm (10 min); 03 §7 Extra (5 min)." in text
+    # 30 minutes: the three optional sections free 25, so a notebook goes home
+    assert "**30 minutes behind:** set 03 · T as homework (frees 55 minutes)." in text
+
+
+def test_every_optional_section_is_in_the_notebook_it_names():
+    for path in NOTEBOOKS:
+        for title, minutes in agenda.notebook_facts(path, {})["optional"]:
+            assert title.startswith(path.name[:2]) and 0 < minutes <= 30
