@@ -23,8 +23,8 @@ from .data import Dataset
 from .penalties import elastic_net_penalty, parameter_groups, penalized_parameters
 from .validation import check_array, check_nonnegative, check_same_length
 
-__all__ = ["show_progress", "History", "EarlyStopping", "as_tensors", "predict", "evaluate", "make_optimizer",
-           "train_epoch", "check_run", "fit"]
+__all__ = ["BAR_FORMAT", "show_progress", "History", "EarlyStopping", "as_tensors", "predict", "evaluate",
+           "make_optimizer", "train_epoch", "check_run", "fit"]
 
 BAR_FORMAT = "{desc}: {n_fmt}/{total_fmt} {unit} |{bar:20}|"
 PROGRESS_VARIABLE = "COURSE_PROGRESS"   # "0": no progress bars (stored and tested notebook runs set it)
