@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .data import draw_rng
 from .validation import check_array, check_nonnegative, check_positive_int
@@ -62,9 +64,9 @@ def _fresh_model(model):
     return made
 
 
-def bias_variance(model, true_function: Callable[[np.ndarray], np.ndarray],
+def bias_variance(model: Any, true_function: Callable[[np.ndarray], np.ndarray],
                   sample_inputs: Callable[[int, np.random.Generator], np.ndarray], *, noise: float,
-                  n_train: int, x_test, n_datasets: int = 200, seed: int = 0) -> BiasVariance:
+                  n_train: int, x_test: npt.ArrayLike, n_datasets: int = 200, seed: int = 0) -> BiasVariance:
     """Decompose the expected squared test error of a learning method into bias², variance and noise.
 
     Parameters

@@ -12,16 +12,22 @@ predicted class.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from .validation import check_array, check_labels, check_number, check_positive_int, check_same_length
+
+if TYPE_CHECKING:   # matplotlib is imported only when a plot is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.typing import ColorType
 
 __all__ = ["softmax", "temperature_nll", "fit_temperature", "ReliabilityCurve", "reliability_curve",
            "expected_calibration_error", "plot_reliability"]
 
 
-def softmax(logits) -> np.ndarray:
+def softmax(logits: npt.ArrayLike) -> np.ndarray:
     """Class probabilities from logits (n_samples, n_classes), computed stably."""
     logits = check_array(logits, "logits", ndim=2)
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -38,7 +44,7 @@ def _check_logits(logits, labels):
     return logits, labels
 
 
-def temperature_nll(logits, labels, temperature: float) -> float:
+def temperature_nll(logits: npt.ArrayLike, labels: npt.ArrayLike, temperature: float) -> float:
     """Mean negative log-likelihood of ``labels`` under softmax(logits / temperature)."""
     logits, labels = _check_logits(logits, labels)
     check_number(temperature, "temperature", low=0.0, low_inclusive=False)
@@ -48,7 +54,7 @@ def temperature_nll(logits, labels, temperature: float) -> float:
     return float(-log_probabilities[np.arange(len(labels)), labels].mean())
 
 
-def fit_temperature(logits, labels, low: float = 0.05, high: float = 20.0) -> float:
+def fit_temperature(logits: npt.ArrayLike, labels: npt.ArrayLike, low: float = 0.05, high: float = 20.0) -> float:
     """The temperature T in [low, high] that minimizes ``temperature_nll`` on held-out logits and labels.
 
     Fit it on validation data, never on the test set. A bounded scalar search over log T
@@ -88,7 +94,7 @@ class ReliabilityCurve:
     counts: np.ndarray      # predictions in each bin
 
 
-def reliability_curve(probabilities, labels, n_bins: int = 10) -> ReliabilityCurve:
+def reliability_curve(probabilities: npt.ArrayLike, labels: npt.ArrayLike, n_bins: int = 10) -> ReliabilityCurve:
     """Bin predictions by confidence (their top-class probability) into ``n_bins`` equal-width bins.
 
     Bins are ``(edge[b], edge[b+1]]``, with the first one closed on the left.
@@ -106,7 +112,7 @@ def reliability_curve(probabilities, labels, n_bins: int = 10) -> ReliabilityCur
     return ReliabilityCurve(edges, mean_confidence, accuracy, counts)
 
 
-def expected_calibration_error(probabilities, labels, n_bins: int = 10) -> float:
+def expected_calibration_error(probabilities: npt.ArrayLike, labels: npt.ArrayLike, n_bins: int = 10) -> float:
     """ECE = Σ_b (n_b / n) · |accuracy_b − confidence_b| over non-empty confidence bins; 0 is perfect."""
     curve = reliability_curve(probabilities, labels, n_bins)
     filled = curve.counts > 0
@@ -114,7 +120,8 @@ def expected_calibration_error(probabilities, labels, n_bins: int = 10) -> float
     return float(np.sum(weights * np.abs(curve.accuracy[filled] - curve.confidence[filled])))
 
 
-def plot_reliability(probabilities, labels, n_bins: int = 10, ax=None, label: str = "", color=None):
+def plot_reliability(probabilities: npt.ArrayLike, labels: npt.ArrayLike, n_bins: int = 10, ax: Axes | None = None,
+                     label: str = "", color: ColorType | None = None) -> Axes:
     """Reliability diagram: accuracy against confidence per bin; the diagonal is perfect calibration.
 
     Points below the diagonal are over-confident bins. Returns the Axes.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from .validation import (check_array, check_labels, check_nonnegative, check_number,
                          check_positive_int, check_rate, check_same_length)
@@ -218,7 +219,7 @@ class Draws:
         return data if self.n_train is None else subsample(data, self.n_train, seed=replicate)
 
 
-def add_label_noise(y, fraction: float, seed: int = 0, n_classes: int | None = None,
+def add_label_noise(y: npt.ArrayLike, fraction: float, seed: int = 0, n_classes: int | None = None,
                     always_wrong: bool = False) -> np.ndarray:
     """Return a copy of ``y`` where exactly ``fraction`` of the labels are redrawn uniformly over the classes.
 
@@ -243,7 +244,7 @@ def add_label_noise(y, fraction: float, seed: int = 0, n_classes: int | None = N
     return noisy
 
 
-def sine(x) -> np.ndarray:
+def sine(x: npt.ArrayLike) -> np.ndarray:
     """The ground-truth function of the polynomial lessons: sin(2πx) on [0, 1]."""
     return np.sin(2 * np.pi * np.asarray(x, dtype=float))
 

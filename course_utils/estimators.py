@@ -19,6 +19,7 @@ import warnings
 from numbers import Integral
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -41,9 +42,11 @@ _MAX_SEED = 2**31 - 1
 class _NetEstimator(BaseEstimator):
     """Parameters and training shared by the classifier and the regressor."""
 
-    def __init__(self, hidden=(100,), *, model="mlp", activation="relu", dropout=0.0, batch_norm=False,
-                 input_noise=0.0, optimizer="adam", lr=1e-3, batch_size=100, epochs=50, weight_decay=0.0,
-                 l1=0.0, l2=0.0, patience=None, validation_fraction=0.1, random_state=0):
+    def __init__(self, hidden: int | tuple[int, ...] = (100,), *, model: str = "mlp", activation: str = "relu",
+                 dropout: float = 0.0, batch_norm: bool = False, input_noise: float = 0.0, optimizer: str = "adam",
+                 lr: float = 1e-3, batch_size: int = 100, epochs: int = 50, weight_decay: float = 0.0,
+                 l1: float = 0.0, l2: float = 0.0, patience: int | None = None, validation_fraction: float = 0.1,
+                 random_state: int | np.random.RandomState | None = 0):
         self.hidden = hidden
         self.model = model
         self.activation = activation
@@ -102,7 +105,7 @@ class _NetEstimator(BaseEstimator):
             warnings.warn(f"training diverged after {self.n_iter_} epoch(s) (the loss became NaN or infinite); "
                           f"lower lr (now {self.lr})", ConvergenceWarning, stacklevel=3)
 
-    def _outputs(self, X) -> np.ndarray:
+    def _outputs(self, X: npt.ArrayLike) -> np.ndarray:
         """Network outputs (logits or standardized predictions) for validated X, in eval mode."""
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
@@ -152,16 +155,18 @@ class NetClassifier(ClassifierMixin, _NetEstimator):
         Only when ``X`` had string column names.
     """
 
-    def __init__(self, hidden=(100,), *, model="mlp", activation="relu", dropout=0.0, batch_norm=False,
-                 input_noise=0.0, optimizer="adam", lr=1e-3, batch_size=100, epochs=50, weight_decay=0.0,
-                 l1=0.0, l2=0.0, label_smoothing=0.0, patience=None, validation_fraction=0.1, random_state=0):
+    def __init__(self, hidden: int | tuple[int, ...] = (100,), *, model: str = "mlp", activation: str = "relu",
+                 dropout: float = 0.0, batch_norm: bool = False, input_noise: float = 0.0, optimizer: str = "adam",
+                 lr: float = 1e-3, batch_size: int = 100, epochs: int = 50, weight_decay: float = 0.0,
+                 l1: float = 0.0, l2: float = 0.0, label_smoothing: float = 0.0, patience: int | None = None,
+                 validation_fraction: float = 0.1, random_state: int | np.random.RandomState | None = 0):
         super().__init__(hidden, model=model, activation=activation, dropout=dropout, batch_norm=batch_norm,
                          input_noise=input_noise, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
                          weight_decay=weight_decay, l1=l1, l2=l2, patience=patience,
                          validation_fraction=validation_fraction, random_state=random_state)
         self.label_smoothing = label_smoothing
 
-    def fit(self, X, y):
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> NetClassifier:
         """Train on X (n_samples, n_features) and labels y of any type; returns self."""
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
@@ -170,11 +175,11 @@ class NetClassifier(ClassifierMixin, _NetEstimator):
         self._train(X, indices.astype(np.int64), len(self.classes_), config)
         return self
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
         """Class probabilities (softmax of the network's outputs), columns in the order of ``classes_``."""
         return torch.softmax(torch.from_numpy(self._outputs(X)), dim=1).numpy()
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """The most probable label of each row of X."""
         outputs = self._outputs(X)  # checks fitting first, so an unfitted model raises NotFittedError
         return self.classes_[np.argmax(outputs, axis=1)]
@@ -196,7 +201,7 @@ class NetRegressor(RegressorMixin, _NetEstimator):
     n_features_in_ : int
     """
 
-    def fit(self, X, y):
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> NetRegressor:
         """Train on X (n_samples, n_features) and a numeric target y (n_samples,); returns self."""
         X, y = validate_data(self, X, y, dtype=np.float32, y_numeric=True)
         config = self._config()
@@ -206,6 +211,6 @@ class NetRegressor(RegressorMixin, _NetEstimator):
         self._train(X, ((y - self.y_mean_) / self.y_scale_).astype(np.float32), 1, config)
         return self
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """Predicted targets, shape (n_samples,)."""
         return self._outputs(X)[:, 0] * self.y_scale_ + self.y_mean_

@@ -6,6 +6,8 @@ shrinking them limits no capacity and can hurt.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -19,17 +21,17 @@ def penalized_parameters(model: nn.Module, include_biases: bool = False) -> list
     return [p for p in model.parameters() if p.requires_grad and (include_biases or p.ndim >= 2)]
 
 
-def l1_penalty(params) -> torch.Tensor:
+def l1_penalty(params: Iterable[torch.Tensor]) -> torch.Tensor:
     """sum |w| over all given tensors."""
     return sum(p.abs().sum() for p in params)
 
 
-def l2_penalty(params) -> torch.Tensor:
+def l2_penalty(params: Iterable[torch.Tensor]) -> torch.Tensor:
     """1/2 · sum w² over all given tensors: its gradient is w, so λ·l2 matches SGD's weight_decay=λ."""
     return 0.5 * sum(p.pow(2).sum() for p in params)
 
 
-def elastic_net_penalty(params, l1: float, l2: float) -> torch.Tensor:
+def elastic_net_penalty(params: Iterable[torch.Tensor], l1: float, l2: float) -> torch.Tensor:
     """l1 · sum|w| + l2/2 · sum w²; either strength may be zero."""
     check_nonnegative(l1, "l1")
     check_nonnegative(l2, "l2")

@@ -7,10 +7,19 @@ the stored outputs).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:   # for the annotations only: pandas and the training module are not needed to plot
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.typing import ColorType
+
+    from .training import History
 
 __all__ = ["apply_style", "plot_history", "plot_gap", "plot_band", "plot_sweep", "plot_sequences"]
 
@@ -33,7 +42,8 @@ def _axes(ax):
     return ax if ax is not None else plt.subplots()[1]
 
 
-def plot_history(history, metric: str = "acc", ax=None, label: str = "", color=None):
+def plot_history(history: History, metric: str = "acc", ax: Axes | None = None, label: str = "",
+                 color: ColorType | None = None) -> Axes:
     """Train (solid) and validation (dashed) ``metric`` ("acc" or "loss") against epoch."""
     if metric not in ("acc", "loss"):
         raise ValueError(f"metric must be 'acc' or 'loss'; got {metric!r}")
@@ -51,7 +61,7 @@ def plot_history(history, metric: str = "acc", ax=None, label: str = "", color=N
     return ax
 
 
-def plot_gap(history, ax=None):
+def plot_gap(history: History, ax: Axes | None = None) -> Axes:
     """Train and validation accuracy with the gap between them shaded."""
     ax = plot_history(history, "acc", ax=ax)
     epochs = np.arange(1, history.epochs + 1)
@@ -60,7 +70,8 @@ def plot_gap(history, ax=None):
     return ax
 
 
-def plot_band(x, values, ax=None, label: str = "", color=None, logx: bool = False):
+def plot_band(x: npt.ArrayLike, values: npt.ArrayLike, ax: Axes | None = None, label: str = "",
+              color: ColorType | None = None, logx: bool = False) -> Axes:
     """Mean over runs with a ±1 standard-deviation band; ``values`` is (len(x), runs)."""
     ax = _axes(ax)
     values = np.asarray(values, dtype=float)
@@ -76,7 +87,8 @@ def plot_band(x, values, ax=None, label: str = "", color=None, logx: bool = Fals
     return ax
 
 
-def plot_sweep(table, x: str, y: str | Sequence[str], ax=None, logx: bool = False):
+def plot_sweep(table: pd.DataFrame, x: str, y: str | Sequence[str], ax: Axes | None = None,
+               logx: bool = False) -> Axes:
     """Sweep curves: mean ± std over seeds of each metric in ``y`` against the column ``x``."""
     ax = _axes(ax)
     for metric in [y] if isinstance(y, str) else y:
@@ -93,7 +105,8 @@ def plot_sweep(table, x: str, y: str | Sequence[str], ax=None, logx: bool = Fals
     return ax
 
 
-def plot_sequences(x, y, n_classes: int = 10, axes=None):
+def plot_sequences(x: npt.ArrayLike, y: npt.ArrayLike, n_classes: int = 10,
+                   axes: Axes | Sequence[Axes] | np.ndarray | None = None) -> np.ndarray:
     """One example sequence per class, e.g. of MNIST-1D: each panel is a 1-D "digit"."""
     x, y = np.asarray(x), np.asarray(y)
     if axes is None:

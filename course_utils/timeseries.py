@@ -8,6 +8,7 @@ turn a series into (last ``window`` values, next value) pairs: a regression
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from .data import Dataset, draw_rng
 from .validation import check_array, check_nonnegative, check_number, check_positive_int
@@ -15,7 +16,7 @@ from .validation import check_array, check_nonnegative, check_number, check_posi
 __all__ = ["is_stationary", "make_ar_series", "chronological_split", "make_windows", "forecasting_dataset"]
 
 
-def is_stationary(coefficients) -> bool:
+def is_stationary(coefficients: npt.ArrayLike) -> bool:
     """True when the AR recursion x[t] = Σ φ_k x[t-k] + noise does not blow up (all roots inside |z| < 1)."""
     phi = check_array(coefficients, "coefficients", ndim=1)
     companion = np.zeros((len(phi), len(phi)))
@@ -24,7 +25,7 @@ def is_stationary(coefficients) -> bool:
     return bool(np.max(np.abs(np.linalg.eigvals(companion))) < 1.0)
 
 
-def make_ar_series(n_steps: int, coefficients=(0.6, -0.2, 0.3), noise: float = 1.0, seed: int = 0,
+def make_ar_series(n_steps: int, coefficients: npt.ArrayLike = (0.6, -0.2, 0.3), noise: float = 1.0, seed: int = 0,
                    burn_in: int = 200) -> np.ndarray:
     """``n_steps`` values of x[t] = φ₁ x[t-1] + … + φ_p x[t-p] + N(0, noise²).
 
@@ -49,7 +50,8 @@ def make_ar_series(n_steps: int, coefficients=(0.6, -0.2, 0.3), noise: float = 1
     return x[burn_in + p:]
 
 
-def chronological_split(series, val_fraction: float = 0.2, test_fraction: float = 0.2):
+def chronological_split(series: npt.ArrayLike, val_fraction: float = 0.2,
+                        test_fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, validation, test) as consecutive, non-overlapping stretches of ``series``, in time order."""
     series = check_array(series, "series", ndim=1)
     check_number(val_fraction, "val_fraction", low=0.0, high=1.0, high_inclusive=False)
@@ -67,7 +69,7 @@ def chronological_split(series, val_fraction: float = 0.2, test_fraction: float 
     return series[:n_train], series[n_train:n_train + n_val], series[n_train + n_val:]
 
 
-def make_windows(series, window: int) -> tuple[np.ndarray, np.ndarray]:
+def make_windows(series: npt.ArrayLike, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Inputs ``x[i] = series[i : i + window]`` and targets ``y[i] = series[i + window]``, in time order.
 
     Returns ``x`` of shape (len(series) - window, window) and ``y`` of shape
@@ -82,7 +84,7 @@ def make_windows(series, window: int) -> tuple[np.ndarray, np.ndarray]:
     return x, series[window:].copy()
 
 
-def forecasting_dataset(series, window: int, val_fraction: float = 0.2, test_fraction: float = 0.2,
+def forecasting_dataset(series: npt.ArrayLike, window: int, val_fraction: float = 0.2, test_fraction: float = 0.2,
                         name: str = "AR series") -> Dataset:
     """Windowed one-step-ahead forecasting as a regression ``Dataset`` (float32 targets).
 
