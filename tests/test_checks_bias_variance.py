@@ -1,37 +1,25 @@
-"""The checker of notebook 02 accepts the right decomposition and explains the usual mistakes."""
+"""The references the checkers of notebook 02 compare against, tested against closed forms and Monte Carlo."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
+from sklearn.linear_model import Ridge
 
-from course_utils.checks.bias_variance import check_decompose
-
-
-def right(predictions, f_test):
-    return np.mean((predictions.mean(0) - f_test) ** 2), np.mean(predictions.var(0))
+from course_utils.checks.bias_variance import _prediction_variance, _simulate, _simulation_cases
 
 
-def test_right_answer(capsys):
-    assert check_decompose(right).passed is True
-    assert "Correct" in capsys.readouterr().out
+def test_the_mean_predictor_simulation_agrees_with_its_closed_form():
+    name, make_model, draw, x_test, f_test, _, (bias2, variance, noise) = _simulation_cases()[0]
+    terms = _simulate(make_model, draw, x_test, f_test, n_datasets=3000)
+    assert name == "the mean predictor"
+    assert np.isclose(terms["variance"], variance, rtol=0.1)
+    assert np.isclose(terms["noise"], noise, rtol=0.05)
+    assert np.isclose(terms["bias2"], bias2, rtol=0.05, atol=variance / 100)
 
 
-def test_not_solved():
-    def unsolved(predictions, f_test):
-        raise NotImplementedError()
-    assert check_decompose(unsolved).passed is None
-
-
-@pytest.mark.parametrize("wrong, phrase", [
-    (lambda p, f: (right(p, f)[0], np.mean(p.var(0, ddof=1))), "n − 1"),
-    (lambda p, f: (right(p, f)[0], np.mean(p.var(1))), "wrong axis"),
-    (lambda p, f: (np.mean((p - f) ** 2), right(p, f)[1]), "bias² + variance"),
-    (lambda p, f: (np.mean(p.mean(0) - f), right(p, f)[1]), "squared"),
-    (lambda p, f: (np.mean(p.mean(0) - f) ** 2, right(p, f)[1]), "cancel"),
-    (lambda p, f: right(p, f)[0], "two numbers"),
-    (lambda p, f: p.missing, "AttributeError"),
-    (lambda p, f: (right(p, f)[0], 2 * right(p, f)[1]), "expected"),
-])
-def test_wrong_answers(wrong, phrase, capsys):
-    assert check_decompose(wrong).passed is False
-    assert phrase in capsys.readouterr().out
+def test_ridge_prediction_variance_matches_the_spread_of_sklearn_fits():
+    rng = np.random.default_rng(0)
+    X, x_test, noise, alpha = rng.normal(size=(20, 4)), rng.normal(size=(3, 4)), 0.5, 2.0
+    f = X @ rng.normal(size=4)
+    predictions = np.array([Ridge(alpha, fit_intercept=False).fit(X, f + noise * rng.standard_normal(20))
+                            .predict(x_test) for _ in range(4000)])
+    assert np.allclose(predictions.var(axis=0), _prediction_variance(X, x_test, noise, alpha), rtol=0.1)

@@ -1,116 +1,46 @@
-"""The exercise checkers of notebooks 08 and 09 accept right answers and explain the usual wrong ones."""
+"""The references of notebook 08's exercises against the library (tests/exercise_catalogue tests the checkers)."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from course_utils.checks.early_stopping import check_make_windows, check_shrinkage
-from course_utils.checks.noise import check_gaussian_dropout, check_noise_to_ridge
+from course_utils.checks.early_stopping import early_stop, train_with_early_stopping
+from course_utils.training import EarlyStopping
 
 
-def unsolved(*args):
-    raise NotImplementedError()
+def test_early_stop_agrees_with_the_library_rule():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        losses = np.cumsum(rng.normal(0, 0.1, 30)) + 3
+        patience, min_delta = int(rng.integers(1, 8)), float(rng.choice([0.0, 0.01, 0.1]))
+        stopper = EarlyStopping(patience, min_delta)
+        for epoch, loss in enumerate(losses, start=1):
+            stopper.update(loss, epoch)
+            if stopper.should_stop:
+                break
+        assert early_stop(losses, patience, min_delta) == (epoch, stopper.best_epoch)
+        assert early_stop(losses, patience, min_delta, restore_best=False) == (epoch, epoch)
 
 
-def verdict_of(checker, answer, capsys):
-    verdict = checker(answer)
-    return verdict.passed, capsys.readouterr().out
+def test_training_loop_restores_the_weights_of_the_lowest_validation_loss():
+    generator = torch.Generator().manual_seed(0)
+    x, x_val = torch.randn(20, 5, generator=generator), torch.randn(20, 5, generator=generator)
+    w = torch.randn(5, 1, generator=generator)
+    y, y_val = x @ w + torch.randn(20, 1, generator=generator), x_val @ w + torch.randn(20, 1, generator=generator)
+    model = torch.nn.Linear(5, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.3)
+    seen = []
 
+    def train_epoch(m):
+        optimizer.zero_grad()
+        torch.nn.functional.mse_loss(m(x), y).backward()
+        optimizer.step()
 
-class TestShrinkage:
-    def test_right(self, capsys):
-        passed, _ = verdict_of(check_shrinkage, lambda s, lr, t, lam: (1 - (1 - lr * s) ** t, s / (s + lam)), capsys)
-        assert passed is True
+    def validation_loss(m):
+        with torch.no_grad():
+            seen.append(float(torch.nn.functional.mse_loss(m(x_val), y_val)))
+        return seen[-1]
 
-    def test_unsolved_and_crashing(self, capsys):
-        assert verdict_of(check_shrinkage, unsolved, capsys)[0] is None
-        passed, out = verdict_of(check_shrinkage, lambda *a: 1 / 0, capsys)
-        assert passed is False and "ZeroDivisionError" in out
-
-    def test_usual_mistakes(self, capsys):
-        cases = [(lambda s, lr, t, lam: ((1 - lr * s) ** t, s / (s + lam)), "not yet"),
-                 (lambda s, lr, t, lam: (1 - (1 - lr * s) ** (t + 1), s / (s + lam)), "off by one"),
-                 (lambda s, lr, t, lam: (1 - np.exp(-lr * s * t), s / (s + lam)), "continuous-time"),
-                 (lambda s, lr, t, lam: (1 - (1 - lr * s) ** t, lam / (s + lam)), "removes"),
-                 (lambda s, lr, t, lam: 0.5, "pair")]
-        for answer, hint in cases:
-            passed, out = verdict_of(check_shrinkage, answer, capsys)
-            assert passed is False and hint in out, out
-
-
-class TestMakeWindows:
-    def right(self, series, window):
-        series = np.asarray(series)
-        return np.array([series[i:i + window] for i in range(len(series) - window)]), series[window:]
-
-    def test_right(self, capsys):
-        assert verdict_of(check_make_windows, self.right, capsys)[0] is True
-
-    def test_unsolved(self, capsys):
-        assert verdict_of(check_make_windows, unsolved, capsys)[0] is None
-
-    def test_usual_mistakes(self, capsys):
-        def shuffled(series, window):
-            x, y = self.right(series, window)
-            order = np.random.default_rng(0).permutation(len(y))
-            return x[order], y[order]
-
-        def leaking(series, window):  # target is the last input
-            x, _ = self.right(series, window)
-            return x, x[:, -1]
-
-        def one_too_many(series, window):
-            series = np.asarray(series)
-            return (np.array([series[i:i + window] for i in range(len(series) - window + 1)]),
-                    np.append(series[window:], 0.0))
-
-        def target_inside(series, window):
-            series = np.asarray(series)
-            return np.array([series[i:i + window + 1] for i in range(len(series) - window)]), series[window:]
-
-        for answer, hint in [(shuffled, "time order"), (leaking, "leaks"), (one_too_many, "no value after it"),
-                             (target_inside, "not part of it")]:
-            passed, out = verdict_of(check_make_windows, answer, capsys)
-            assert passed is False and hint in out, out
-
-
-class TestNoiseToRidge:
-    def test_right(self, capsys):
-        right = lambda s, n, c: n * s ** 2 if c == "sklearn" else 2 * s ** 2  # noqa: E731
-        assert verdict_of(check_noise_to_ridge, right, capsys)[0] is True
-
-    def test_unsolved(self, capsys):
-        assert verdict_of(check_noise_to_ridge, unsolved, capsys)[0] is None
-
-    def test_usual_mistakes(self, capsys):
-        cases = [(lambda s, n, c: s ** 2, "n times larger"),
-                 (lambda s, n, c: n * s ** 2, "cu.fit uses the mean loss"),
-                 (lambda s, n, c: n * s if c == "sklearn" else 2 * s ** 2, "variance"),
-                 (lambda s, n, c: n * s ** 2 if c == "sklearn" else s ** 2 / 2, "not σ²/2"),
-                 (lambda s, n, c: "big", "must return a number")]
-        for answer, hint in cases:
-            passed, out = verdict_of(check_noise_to_ridge, answer, capsys)
-            assert passed is False and hint in out, out
-
-
-class TestGaussianDropout:
-    def test_right(self, capsys):
-        def right(h, p, training):
-            return h * (1 + (p / (1 - p)) ** 0.5 * torch.randn_like(h)) if training else h
-        assert verdict_of(check_gaussian_dropout, right, capsys)[0] is True
-
-    def test_unsolved(self, capsys):
-        assert verdict_of(check_gaussian_dropout, unsolved, capsys)[0] is None
-
-    def test_usual_mistakes(self, capsys):
-        cases = [
-            (lambda h, p, t: h * (1 + p / (1 - p) * torch.randn_like(h)) if t else h, "standard deviation"),
-            (lambda h, p, t: h * (1 + p ** 0.5 * torch.randn_like(h)) if t else h, "not p"),
-            (lambda h, p, t: h * (p / (1 - p)) ** 0.5 * torch.randn_like(h) if t else h, "not by √α·ε alone"),
-            (lambda h, p, t: torch.nn.functional.dropout(h, p, training=t), "Bernoulli"),
-            (lambda h, p, t: h * (1 + torch.randn_like(h)), "eval mode"),
-            (lambda h, p, t: h, "no noise"),
-        ]
-        for answer, hint in cases:
-            passed, out = verdict_of(check_gaussian_dropout, answer, capsys)
-            assert passed is False and hint in out, out
+    epochs = train_with_early_stopping(model, train_epoch, validation_loss, patience=3, max_epochs=200)
+    assert epochs == len(seen) and epochs == early_stop(seen, 3)[0]
+    assert validation_loss(model) == min(seen[:epochs])

@@ -1,11 +1,16 @@
-"""Checkers for the exercises of notebook 05 (dropout), and the reference they compare against.
+"""Checkers for the exercises of notebook 05 (dropout), and the references they compare against.
 
 ``inverted_dropout`` is the from-scratch layer the notebook teaches; the unit
 tests check it against ``torch.nn.Dropout``, and ``check_dropout`` compares a
-learner's function with both.
+learner's function with both. ``NumpyDropout`` and ``numerical_gradient`` are
+the NumPy layer with its backward pass and the finite-difference check;
+their checkers compare with torch's autograd.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
+import numpy as np
 import torch
 
 from ..validation import check_rate
@@ -34,7 +39,7 @@ def _statistics(out: torch.Tensor, x: torch.Tensor) -> tuple[float, float]:
 
 
 def check_dropout(dropout) -> Verdict:
-    """Exercise 05.1: ``dropout(x, p, training)``, inverted dropout, compared with ``torch.nn.Dropout``."""
+    """Exercise 5.1: ``dropout(x, p, training)``, inverted dropout, compared with ``torch.nn.Dropout``."""
     with torch.random.fork_rng():  # the notebook's own random stream is left as it was
         return _check_dropout(dropout)
 
@@ -107,3 +112,219 @@ def _check_dropout(dropout) -> Verdict:
     return report(True, f"like torch.nn.Dropout: {zeros:.0%} zeros (torch {torch_zeros:.0%}), mean kept "
                         f"(output/input {mean_ratio:.2f}, torch {torch_mean_ratio:.2f}), and the identity "
                         "at evaluation.")
+
+
+class NumpyDropout:
+    """The reference for exercise 5.2: inverted dropout on NumPy arrays, with its backward pass.
+
+    ``forward`` keeps the mask it drew, because the backward pass must route the
+    gradient through exactly the units that were kept.
+    """
+
+    def __init__(self, p: float, rng: np.random.Generator):
+        self.p, self.rng = check_rate(p, "p"), rng
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.keep = self.rng.random(x.shape) >= self.p
+        return x * self.keep / (1 - self.p)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out * self.keep / (1 - self.p)
+
+
+def numerical_gradient(f, x: np.ndarray, h: float) -> np.ndarray:
+    """The reference for exercise 5.3: central differences (f(x + h·e_i) − f(x − h·e_i)) / 2h, per element."""
+    gradient = np.zeros_like(x, dtype=float)
+    for i in np.ndindex(x.shape):
+        original = x[i]
+        x[i] = original + h
+        above = f(x)
+        x[i] = original - h
+        below = f(x)
+        x[i] = original  # restored exactly: the caller's array is left as it was
+        gradient[i] = (above - below) / (2 * h)
+    return gradient
+
+
+@contextmanager
+def _numpy_stream_kept():
+    """Leave NumPy's global random stream as it was, even if the learner's code draws from it."""
+    state = np.random.get_state()
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def _not_an_array(answer, like: np.ndarray, name: str) -> Verdict | None:
+    """A failing verdict unless ``answer`` is a NumPy array shaped like ``like``."""
+    if isinstance(answer, np.ndarray) and answer.shape == like.shape:
+        return None
+    return report(False, f"{name} must return a NumPy array of shape {like.shape}; got {type(answer).__name__}"
+                         f" with shape {getattr(answer, 'shape', None)}.")
+
+
+def _autograd_through(keep: np.ndarray, x: np.ndarray, grad_out: np.ndarray, p: float) -> np.ndarray:
+    """dL/dx by torch's autograd for out = x·keep/(1-p), given dL/dout."""
+    leaf = torch.tensor(x, requires_grad=True)
+    (leaf * torch.as_tensor(keep) / (1 - p)).backward(torch.as_tensor(grad_out))
+    return leaf.grad.numpy()
+
+
+def check_dropout_backward(layer_class) -> Verdict:
+    """Exercise 5.2: a class ``layer_class(p, rng)`` with ``forward(x)`` and ``backward(grad_out)`` in NumPy."""
+    with torch.random.fork_rng(), _numpy_stream_kept():
+        return _check_dropout_backward(layer_class)
+
+
+# (shape, p): p is never 0.5, so that dropping with probability 1 - p instead of p shows
+_BACKWARD_CASES = [((80, 50), 0.3), ((6, 5, 8), 0.2), ((200, 30), 0.4)]
+
+
+def _check_dropout_backward(layer_class) -> Verdict:
+    for case, (shape, p) in enumerate(_BACKWARD_CASES):
+        data = np.random.default_rng(case)
+        x = data.uniform(0.5, 1.5, shape)          # positive: a zero can only come from the mask
+        grad_out = data.normal(size=shape)
+        layer, unanswered = attempt(layer_class, p, np.random.default_rng(100 + case),
+                                    name="NumpyDropout", shown=f"NumpyDropout(p={p}, rng)")
+        if unanswered is not None:
+            return unanswered
+        if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
+            return report(False, f"NumpyDropout(p, rng) must build an object with methods forward(x) and "
+                                 f"backward(grad_out); got {type(layer).__name__}. Write it as a class.")
+        for draw in range(2):                      # a second forward must draw a new mask, and backward use it
+            given = x.copy()
+            out, unanswered = attempt(layer.forward, given, name="forward", shown="layer.forward(x)")
+            if unanswered is not None:
+                return unanswered
+            if not np.array_equal(given, x):
+                return report(False, "forward changed its input x in place (e.g. x *= mask). The caller still "
+                                     "needs x: return a new array.")
+            if (wrong := _not_an_array(out, x, "forward")) is not None:
+                return wrong
+            if (problem := _forward_mistake(out, x, p)) is not None:
+                return problem
+            keep = out != 0
+            if draw == 1 and np.array_equal(keep, first_keep):
+                return report(False, "two calls of forward dropped exactly the same units: draw a new mask on "
+                                     "every forward call (from self.rng), not once for the layer.")
+            first_keep = keep
+            given = grad_out.copy()
+            grad_in, unanswered = attempt(layer.backward, given, name="backward",
+                                          shown="layer.backward(grad_out)")
+            if unanswered is not None:
+                return unanswered
+            if not np.array_equal(given, grad_out):
+                return report(False, "backward changed grad_out in place (e.g. grad_out *= mask). Return a new "
+                                     "array: the caller may still need grad_out.")
+            if (wrong := _not_an_array(grad_in, x, "backward")) is not None:
+                return wrong
+            expected = _autograd_through(keep, x, grad_out, p)
+            if not np.allclose(grad_in, expected, rtol=1e-10, atol=1e-12):
+                return _backward_mistake(grad_in, expected, grad_out, out, keep, p)
+    return report(True, f"on {len(_BACKWARD_CASES)} shapes, forward is inverted dropout and backward equals "
+                        "torch's autograd through the same mask, forward after forward.")
+
+
+def _forward_mistake(out: np.ndarray, x: np.ndarray, p: float) -> Verdict | None:
+    keep = out != 0
+    zeros, spread = 1 - keep.mean(), 5 * np.sqrt(p * (1 - p) / keep.size)
+    if abs(zeros - (1 - p)) < spread:
+        return report(False, f"forward zeroed {zeros:.0%} of x with p={p}: p is the probability to DROP a unit, "
+                             "and you dropped with probability 1-p.")
+    if abs(zeros - p) > spread:
+        return report(False, f"forward zeroed {zeros:.0%} of x; with p={p} about {p:.0%} should be zero. Draw "
+                             "one uniform number per element and drop the element when it is below p.")
+    if x.ndim == 2 and np.all(keep == keep[:1]):
+        return report(False, "forward dropped the same units for every sample of the batch: the mask needs "
+                             "x's full shape, one draw per element.")
+    if not np.allclose(out[keep], x[keep] / (1 - p)):
+        scaled = "not rescaled" if np.allclose(out[keep], x[keep]) else "not divided by 1-p"
+        return report(False, f"forward's kept values are {scaled}: inverted dropout divides them by 1-p, so "
+                             "that the expected output equals x.")
+    return None
+
+
+def _backward_mistake(grad_in, expected, grad_out, out, keep, p) -> Verdict:
+    if np.allclose(grad_in, grad_out):
+        return report(False, "backward returns grad_out unchanged: the dropped units did not reach the output, "
+                             "so their gradient is 0, and the kept ones were scaled in forward, so their "
+                             "gradient is scaled too.")
+    if np.allclose(grad_in, grad_out * keep):
+        return report(False, "backward routes the gradient through the mask but forgets the factor 1/(1-p) "
+                             "that forward applied: the chain rule applies every factor of the forward pass.")
+    if np.allclose(grad_in, grad_out * keep * (1 - p)):
+        return report(False, "backward multiplies by 1-p; forward divided the kept units by 1-p, so their "
+                             "gradient is divided by 1-p too.")
+    if np.allclose(grad_in, grad_out * out):
+        return report(False, "backward multiplies grad_out by forward's OUTPUT; the derivative of "
+                             "x·mask/(1-p) with respect to x is mask/(1-p), which does not depend on x.")
+    if not np.array_equal(grad_in != 0, keep):
+        return report(False, "backward's zeros are not where forward dropped units: it must reuse the mask "
+                             "forward drew (store it on the layer, e.g. self.mask), not draw a new one.")
+    return report(False, f"backward differs from torch's autograd through the same mask by up to "
+                         f"{np.max(np.abs(grad_in - expected)):.2g}.")
+
+
+# Scalar test functions as (NumPy version, torch version, shape); the torch twin gives the exact gradient.
+def _test_functions():
+    data = np.random.default_rng(7)
+    weights, mixing = data.normal(size=(3, 4)), data.normal(size=(5, 12))
+    keep, upstream = data.random((4, 6)) >= 0.3, data.normal(size=(4, 6))
+    return [
+        (lambda v: np.sum(np.sin(v) * weights), lambda t: (torch.sin(t) * torch.as_tensor(weights)).sum(), (3, 4)),
+        (lambda v: np.sum(np.tanh(mixing @ v.ravel()) ** 2),
+         lambda t: (torch.tanh(torch.as_tensor(mixing) @ t.flatten()) ** 2).sum(), (2, 3, 2)),
+        (lambda v: np.sum(upstream * v * keep / 0.7),            # a loss through a fixed dropout mask
+         lambda t: (torch.as_tensor(upstream) * t * torch.as_tensor(keep) / 0.7).sum(), (4, 6)),
+        (lambda v: np.sum(v ** 3) + np.prod(v[:2]), lambda t: (t ** 3).sum() + t[:2].prod(), (5,)),
+    ]
+
+
+def check_numerical_gradient(numerical_gradient_fn) -> Verdict:
+    """Exercise 5.3: ``numerical_gradient(f, x, h)``, central differences, compared with torch's autograd."""
+    with torch.random.fork_rng(), _numpy_stream_kept():
+        return _check_numerical_gradient(numerical_gradient_fn)
+
+
+def _check_numerical_gradient(numerical_gradient_fn) -> Verdict:
+    h, name = 1e-5, "numerical_gradient"
+    for case, (f, f_torch, shape) in enumerate(_test_functions()):
+        x = np.random.default_rng(20 + case).uniform(-1, 1, shape)
+        given = x.copy()
+        answer, unanswered = attempt(numerical_gradient_fn, f, given, h, name=name,
+                                     shown=f"{name}(f, x, h={h})")
+        if unanswered is not None:
+            return unanswered
+        if not np.allclose(given, x, rtol=1e-12, atol=0):
+            return report(False, f"after {name} returned, x was not what the caller passed: restore each "
+                                 "element you perturb (save it first, and put it back after the two "
+                                 "evaluations), or work on a copy.")
+        if (wrong := _not_an_array(answer, x, name)) is not None:
+            return wrong
+        leaf = torch.tensor(x, requires_grad=True)
+        f_torch(leaf).backward()
+        exact = leaf.grad.numpy()
+        if np.allclose(answer, exact, rtol=1e-7, atol=1e-8):
+            continue
+        one_sided = np.zeros(shape)
+        for i in np.ndindex(shape):
+            nudged = x.copy()
+            nudged[i] += h
+            one_sided[i] = (f(nudged) - f(x)) / h
+        if np.allclose(answer, one_sided, rtol=1e-9, atol=1e-10):
+            return report(False, "you used a one-sided difference (f(x + h) − f(x)) / h: its error shrinks "
+                                 "only like h, and it differs from autograd here by up to "
+                                 f"{np.max(np.abs(one_sided - exact)):.1e}. Use the central difference "
+                                 "(f(x + h) − f(x − h)) / 2h, whose error shrinks like h².")
+        if np.allclose(answer, 2 * exact, rtol=1e-6, atol=1e-8):
+            return report(False, "your gradient is twice autograd's: the two evaluations are 2h apart, so "
+                                 "divide their difference by 2h, not h.")
+        if np.allclose(answer, answer.flat[0]):
+            return report(False, "every element got the same value: perturb ONE element at a time (x + h·e_i), "
+                                 "not the whole array at once, which measures a directional derivative.")
+        return report(False, f"for a test function of an array of shape {shape}, your gradient differs from "
+                             f"autograd's by up to {np.max(np.abs(answer - exact)):.2g}.")
+    return report(True, "on four test functions (one through a fixed dropout mask) your central differences "
+                        "match torch's autograd to 1e-7.")
