@@ -13,10 +13,10 @@ from .data import Dataset, Draws, load_mnist1d, split_validation, subsample
 from .models import build_model
 from .plots import apply_style
 from .sweep import sweep
-from .training import evaluate, fit, predict
+from .training import evaluate, fit, predict, progress
 
 __all__ = ["setup", "Config", "Dataset", "Draws", "build_model", "claim", "evaluate", "fit", "ledger",
-           "load_mnist1d", "predict", "split_validation", "subsample", "sweep"]
+           "load_mnist1d", "predict", "progress", "split_validation", "subsample", "sweep"]
 
 
 def setup(seed: int = 0, explore: bool | None = None) -> None:

@@ -11,6 +11,7 @@ import copy
 import math
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +24,7 @@ from .data import Dataset
 from .penalties import elastic_net_penalty, parameter_groups, penalized_parameters
 from .validation import check_array, check_nonnegative, check_same_length
 
-__all__ = ["BAR_FORMAT", "show_progress", "History", "EarlyStopping", "as_tensors", "predict", "evaluate",
+__all__ = ["BAR_FORMAT", "show_progress", "progress", "History", "EarlyStopping", "as_tensors", "predict", "evaluate",
            "make_optimizer", "train_epoch", "check_run", "fit"]
 
 BAR_FORMAT = "{desc}: {n_fmt}/{total_fmt} {unit} |{bar:20}|"
@@ -39,6 +40,18 @@ def show_progress(progress: bool | None) -> bool:
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None (the default); got {progress!r}")
     return progress if progress is not None else os.environ.get(PROGRESS_VARIABLE, "1") != "0"
+
+
+def progress(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "",
+             unit: str = "it") -> tqdm:
+    """A progress bar for a notebook's own loop, shown exactly when ``fit``'s and ``sweep``'s bars are.
+
+    Wrap an iterable (``for x in cu.progress(xs, desc="widths")``) or give ``total`` and call ``update``.
+    """
+    return tqdm(iterable, total=total, desc=desc, unit=unit, bar_format=BAR_FORMAT, file=sys.stderr,
+                disable=not show_progress(None))
+
+
 EVAL_CHUNK = 8192
 
 

@@ -542,3 +542,13 @@ def test_epochs_to_reach_counts_from_one_and_bounds_runs_that_never_arrive():
     assert history.epochs_to_reach(0.9) == 4  # never reached: one more than it trained
     with pytest.raises(ValueError, match="metric must be 'train_acc' or 'val_acc'"):
         history.epochs_to_reach(0.5, metric="loss")
+
+
+def test_a_notebooks_own_loop_shows_a_bar_exactly_when_fit_would(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_PROGRESS", "0")
+    assert list(training.progress(range(3), desc="widths")) == [0, 1, 2]
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("COURSE_PROGRESS", "1")
+    with training.progress(total=2, desc="fits", unit="fits") as bar:
+        bar.update(2)
+    assert "fits: 2/2 fits" in capsys.readouterr().err
