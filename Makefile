@@ -73,6 +73,8 @@ learner: $(STAMP)
 book: $(STAMP)
 	ln -sfn ../notebooks book/notebooks
 	$(BIN)/python scripts/make_claims_page.py
+	$(BIN)/python scripts/make_exercise_index.py
+	$(BIN)/python scripts/make_api_page.py
 	$(BIN)/jupyter-book build book -W --path-output $(BOOK_OUTPUT)
 	@echo "Book: $(BOOK_OUTPUT)/_build/html/index.html"
 

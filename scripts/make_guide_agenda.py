@@ -44,8 +44,8 @@ OPEN_TIME = "Open time: questions, exercises, catching up"
 WRAP_UP = ("Wrap-up: the claims ledger, questions, what to read next", 10)
 BREAK, LUNCH = ("Break", 15), ("Lunch", 60)
 # Which notebooks come first when not all fit: the core story, then the rest.
-SHORT_PRIORITY = ["00", "01", "03", "05", "08", "10", "06", "07", "09", "02", "04", "11"]
-FULL_DAY_PRIORITY = ["00", "01", "03", "05", "08", "11", "06", "07", "10", "02", "09", "04"]
+SHORT_PRIORITY = ["00", "01", "03", "05", "08", "12", "06", "07", "09", "10", "11", "02", "04", "13"]
+FULL_DAY_PRIORITY = ["00", "01", "03", "05", "08", "13", "06", "07", "12", "10", "11", "02", "09", "04"]
 # (heading, length in minutes, pauses as (item, after this many minutes), priority)
 AGENDAS = [
     ("3-hour agenda (09:00–12:00)", 3 * 60, [(BREAK, 90)], SHORT_PRIORITY),
