@@ -57,7 +57,7 @@ def _three_numbers(answer) -> tuple[float, float, float] | None:
 
 
 def check_paired_interval(paired) -> Verdict:
-    """Exercise 11.1: ``paired(a, b)`` returns (mean, low, high) of a - b, compared with ``cu.claims.interval``."""
+    """Exercise 13.1: ``paired(a, b)`` returns (mean, low, high) of a - b, compared with ``cu.claims.interval``."""
     rng = np.random.default_rng(1101)
     for n in (8, int(rng.integers(5, 7)), int(rng.integers(12, 20))):
         shared = rng.normal(0.35, 0.05, n)           # each replicate's luck, common to both configurations
@@ -120,7 +120,7 @@ def _bases(rng) -> list[Config]:
 
 
 def check_recipe_config(make_config) -> Verdict:
-    """Exercise 11.2: ``make_config(base)`` returns base with the regularizers of the written recipe."""
+    """Exercise 13.2: ``make_config(base)`` returns base with the regularizers of the written recipe."""
     for base in _bases(np.random.default_rng(1102)):
         answer, unanswered = attempt(make_config, base, name="recipe_config", shown="recipe_config(base)")
         if unanswered is not None:
@@ -215,7 +215,7 @@ def _claim_problem(answer, recorded) -> str | None:
 
 
 def check_my_claim(my_claim, draws=None) -> Verdict:
-    """Exercise 11.3: ``my_claim(draws)`` runs a small paired sweep and returns a claim with a justified threshold.
+    """Exercise 13.3: ``my_claim(draws)`` runs a small paired sweep and returns a claim with a justified threshold.
 
     ``draws`` defaults to the replicates of notebook 13 (400 training examples, 20 % for validation).
     """

@@ -42,7 +42,7 @@ def winner_optimism(val_scores: np.ndarray, true_scores: np.ndarray) -> float:
 
 
 def check_winner_optimism(optimism) -> Verdict:
-    """Exercise 10.1: ``winner_optimism(val_scores, true_scores)``, the selection bias of the best validation score."""
+    """Exercise 12.1: ``winner_optimism(val_scores, true_scores)``, the selection bias of the best validation score."""
     rng = np.random.default_rng(1001)
     for repeats, configs in ((int(rng.integers(60, 200)), int(rng.integers(8, 30))), (int(rng.integers(30, 60)), 3)):
         truth = rng.uniform(0.6, 0.9, configs)
@@ -86,7 +86,7 @@ def check_winner_optimism(optimism) -> Verdict:
 # ---------------------------------------------------------------- log-scale sampling
 
 def check_weight_decay_distribution(make_distribution) -> Verdict:
-    """Exercise 10.3: ``make_distribution()`` returns what RandomizedSearchCV should sample weight decay from."""
+    """Exercise 12.3: ``make_distribution()`` returns what RandomizedSearchCV should sample weight decay from."""
     distribution, unanswered = attempt(make_distribution, name="make_distribution", shown="make_distribution()")
     if unanswered is not None:
         return unanswered
@@ -216,7 +216,7 @@ def _nested_mistakes(estimator, grid, x, y):
 
 
 def check_nested_score(nested_score) -> Verdict:
-    """Exercise 10.2: ``nested_score(estimator, param_grid, x, y)``: standardized, 3-fold search in 5 outer folds."""
+    """Exercise 12.2: ``nested_score(estimator, param_grid, x, y)``: standardized, 3-fold search in 5 outer folds."""
     from sklearn.linear_model import Ridge
 
     grid = {"alpha": [0.3, 10.0, 300.0]}
@@ -274,7 +274,7 @@ def _screened(x, y, k: int, select_on_all: bool = False) -> float:
 
 
 def check_screened_score(screened_score) -> Verdict:
-    """Exercise 10.4: ``screened_score(x, y, k)``, 5-fold CV of k-best screening + logistic regression, honestly."""
+    """Exercise 12.4: ``screened_score(x, y, k)``, 5-fold CV of k-best screening + logistic regression, honestly."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
 
