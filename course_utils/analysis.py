@@ -83,7 +83,7 @@ def bias_variance(model: Any, true_function: Callable[[np.ndarray], np.ndarray],
         Standard deviation σ of the Gaussian label noise: ``y = f(x) + N(0, σ²)``.
     n_train : int
         Training-set size.
-    x_test : array-like
+    x_test : array-like of shape (n_test,) or (n_test, n_features)
         Fixed test inputs; each term is averaged over them.
     n_datasets : int
         Number of independent training sets (at least 2).

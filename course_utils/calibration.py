@@ -45,7 +45,10 @@ def _check_logits(logits, labels):
 
 
 def temperature_nll(logits: npt.ArrayLike, labels: npt.ArrayLike, temperature: float) -> float:
-    """Mean negative log-likelihood of ``labels`` under softmax(logits / temperature)."""
+    """Mean negative log-likelihood of ``labels`` under softmax(logits / temperature).
+
+    ``logits`` is (n_samples, n_classes) and ``labels`` holds class indices, shape (n_samples,).
+    """
     logits, labels = _check_logits(logits, labels)
     check_number(temperature, "temperature", low=0.0, low_inclusive=False)
     scaled = logits / temperature
@@ -60,6 +63,7 @@ def fit_temperature(logits: npt.ArrayLike, labels: npt.ArrayLike, low: float = 0
     Fit it on validation data, never on the test set. A bounded scalar search over log T
     (``scipy.optimize.minimize_scalar``); the NLL is convex in 1/T, so the minimum is unique.
     T > 1 softens over-confident predictions; T < 1 sharpens under-confident ones.
+    ``logits`` and ``labels`` are shaped as for ``temperature_nll``.
     """
     from scipy.optimize import minimize_scalar
     logits, labels = _check_logits(logits, labels)
@@ -97,7 +101,9 @@ class ReliabilityCurve:
 def reliability_curve(probabilities: npt.ArrayLike, labels: npt.ArrayLike, n_bins: int = 10) -> ReliabilityCurve:
     """Bin predictions by confidence (their top-class probability) into ``n_bins`` equal-width bins.
 
-    Bins are ``(edge[b], edge[b+1]]``, with the first one closed on the left.
+    Bins are ``(edge[b], edge[b+1]]``, with the first one closed on the left. ``probabilities`` is
+    (n_samples, n_classes), rows summing to 1, and ``labels`` (n_samples,); each field of the curve has
+    one value per bin (``edges`` one more).
     """
     probabilities, labels = _check_probabilities(probabilities, labels)
     n_bins = check_positive_int(n_bins, "n_bins")

@@ -25,12 +25,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 from .validation import check_array, check_choice, check_number
+
+if TYPE_CHECKING:   # pandas is imported only when a ledger is made
+    import pandas as pd
 
 __all__ = ["MIN_REPLICATES", "ClaimFailed", "claim", "distance", "interval", "ledger", "set_explore", "stored_claims"]
 
@@ -52,10 +59,11 @@ def set_explore(on: bool) -> None:
     _EXPLORE = on
 
 
-def interval(values, confidence: float = 0.90) -> tuple[float, float, float, float]:
+def interval(values: npt.ArrayLike, confidence: float = 0.90) -> tuple[float, float, float, float]:
     """Mean, standard error and the two-sided t-interval of the mean at ``confidence``.
 
     The 90 % interval's ends are the one-sided 95 % bounds, which the claim rules use.
+    ``values`` has shape (replicates,), at least 2; returns ``(mean, se, low, high)``.
     """
     values = check_array(values, "values", ndim=1)
     check_number(confidence, "confidence", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
@@ -118,7 +126,7 @@ def distance(record: dict) -> float:
     return gap / width if width > 0 else math.copysign(math.inf, gap) if gap else 0.0
 
 
-def claim(statement: str, values, *, above: float | None = None, below: float | None = None,
+def claim(statement: str, values: npt.ArrayLike, *, above: float | None = None, below: float | None = None,
           within: float | None = None, rule: str = "interval", quantity: str = "measured",
           digits: int = 3) -> None:
     """Judge ``values`` (one per replicate) by ``rule`` against the threshold; print and record the verdict.
@@ -179,7 +187,7 @@ def _show(text: str, record: dict) -> None:
         print(text)
 
 
-def stored_claims(notebooks) -> list[dict]:
+def stored_claims(notebooks: Iterable[str | os.PathLike]) -> list[dict]:
     """Every claim record stored in the given executed notebooks, in order, each with its notebook's name."""
     rows = []
     for path in sorted(Path(p) for p in notebooks):
@@ -196,8 +204,8 @@ COLUMNS = ["statement", "quantity", "rule", "replicates", "mean", "se", "low", "
            "above", "below", "within", "distance", "holds"]
 
 
-def ledger(notebooks=None):
-    """A table of claims: this session's, or those stored in the given executed notebooks."""
+def ledger(notebooks: Iterable[str | os.PathLike] | None = None) -> pd.DataFrame:
+    """A table of claims, one row each: this session's, or those stored in the given executed notebooks."""
     import pandas as pd
     if notebooks is None:
         return pd.DataFrame(LEDGER, columns=COLUMNS)

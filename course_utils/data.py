@@ -57,7 +57,11 @@ def draw_rng(seed: int) -> np.random.Generator:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Arrays of one task. ``x_val``/``y_val`` exist once a validation split is made."""
+    """Arrays of one task. ``x_val``/``y_val`` exist once a validation split is made.
+
+    Each ``x_*`` is (n, features) or (n, channels, length); each ``y_*`` is (n,), integer class labels or
+    float targets (or (n, targets)).
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -226,6 +230,7 @@ def add_label_noise(y: npt.ArrayLike, fraction: float, seed: int = 0, n_classes:
     ``fraction=1.0`` gives the random-label experiment of Zhang et al. (2017): every label is random, so
     about 1/k of them are right by chance. ``always_wrong=True`` moves each redrawn label to another class
     instead; such labels still carry information (the true class is the one never given).
+    ``y`` holds class indices, shape (n_samples,); so does the result.
     """
     y = check_labels(y)
     check_number(fraction, "fraction", low=0.0, high=1.0)
@@ -245,12 +250,17 @@ def add_label_noise(y: npt.ArrayLike, fraction: float, seed: int = 0, n_classes:
 
 
 def sine(x: npt.ArrayLike) -> np.ndarray:
-    """The ground-truth function of the polynomial lessons: sin(2πx) on [0, 1]."""
+    """The ground-truth function of the polynomial lessons: sin(2πx) on [0, 1], elementwise."""
     return np.sin(2 * np.pi * np.asarray(x, dtype=float))
 
 
 def make_noisy_sine(n_samples: int, noise: float = 0.3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n_samples`` points x ~ U[0, 1] with y = sin(2πx) + N(0, noise²)."""
+    """``n_samples`` points x ~ U[0, 1] with y = sin(2πx) + N(0, noise²).
+
+    Returns
+    -------
+    x, y : arrays of shape (n_samples,), x in increasing order.
+    """
     check_positive_int(n_samples, "n_samples")
     check_nonnegative(noise, "noise")
     rng = draw_rng(seed)
@@ -262,7 +272,11 @@ def make_sparse_regression(n_samples: int, n_features: int, n_informative: int, 
                            seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Linear data whose true weights are zero except on ``n_informative`` random features.
 
-    Returns ``x`` (n_samples, n_features) standard normal, ``y`` and the true weights ``w``.
+    Returns
+    -------
+    x : array of shape (n_samples, n_features), standard normal.
+    y : array of shape (n_samples,): ``x @ w`` plus N(0, noise²).
+    w : array of shape (n_features,), the true weights.
     """
     check_positive_int(n_samples, "n_samples")
     check_positive_int(n_features, "n_features")
@@ -283,8 +297,14 @@ def make_correlated_groups(n_samples: int, n_groups: int = 3, group_size: int = 
                            seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Features in groups that share one latent factor; every member of a group carries signal.
 
-    Returns ``x``, ``y``, the true weights ``w`` and ``groups`` (the group of each feature, -1 for noise).
     Within a group the pairwise correlation of features is ``correlation``.
+
+    Returns
+    -------
+    x : array of shape (n_samples, n_features), n_features = n_groups · group_size + n_noise_features.
+    y : array of shape (n_samples,): ``x @ w`` plus N(0, noise²).
+    w : array of shape (n_features,), the true weights: 1 in every group, 0 on noise features.
+    groups : int array of shape (n_features,), the group of each feature, -1 for noise.
     """
     check_positive_int(n_samples, "n_samples")
     check_positive_int(n_groups, "n_groups")

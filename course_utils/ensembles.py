@@ -10,7 +10,10 @@ have shape (members, samples, classes); logarithms are natural.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
@@ -32,21 +35,27 @@ def _check_members(member_probabilities) -> np.ndarray:
     return probabilities
 
 
-def member_probabilities(models, x) -> np.ndarray:
-    """Each model's softmax probabilities on ``x`` in eval mode: shape (members, samples, classes)."""
+def member_probabilities(models: Iterable[nn.Module], x: npt.ArrayLike) -> np.ndarray:
+    """Each model's softmax probabilities on ``x`` in eval mode: shape (members, samples, classes).
+
+    ``x`` holds the inputs the models take: (samples, features) or (samples, channels, length).
+    """
     models = list(models)
     if not models:
         raise ValueError("models is empty: give at least one trained network")
     return np.stack([softmax(predict(model, x)) for model in models])
 
 
-def average_probabilities(member_probabilities) -> np.ndarray:
+def average_probabilities(member_probabilities: npt.ArrayLike) -> np.ndarray:
     """The ensemble's prediction: the mean of the members' probabilities, shape (samples, classes)."""
     return _check_members(member_probabilities).mean(axis=0)
 
 
-def negative_log_likelihood(probabilities, labels) -> float:
-    """Mean −log p(true class) of rows of probabilities (samples, classes); probabilities are floored at 1e-12."""
+def negative_log_likelihood(probabilities: npt.ArrayLike, labels: npt.ArrayLike) -> float:
+    """Mean −log p(true class) of rows of probabilities (samples, classes); probabilities are floored at 1e-12.
+
+    ``labels`` are class indices, shape (samples,).
+    """
     probabilities = check_array(probabilities, "probabilities", ndim=2)
     labels = check_labels(labels, "labels")
     check_same_length(probabilities=probabilities, labels=labels)
@@ -56,25 +65,26 @@ def negative_log_likelihood(probabilities, labels) -> float:
     return float(-np.log(np.maximum(probabilities[np.arange(len(labels)), labels], TINY)).mean())
 
 
-def entropy(probabilities) -> np.ndarray:
-    """Entropy −Σ_k p_k log p_k of each row (the last axis holds the classes)."""
+def entropy(probabilities: npt.ArrayLike) -> np.ndarray:
+    """Entropy −Σ_k p_k log p_k of each row (the last axis holds the classes): that axis is summed away."""
     probabilities = np.asarray(probabilities, dtype=float)
     return -(probabilities * np.log(np.maximum(probabilities, TINY))).sum(axis=-1)
 
 
-def disagreement(member_probabilities) -> np.ndarray:
+def disagreement(member_probabilities: npt.ArrayLike) -> np.ndarray:
     """Per sample, the members' disagreement: entropy of their mean − mean of their entropies.
 
     This is the mutual information between the prediction and the member
     (Depeweg et al. 2018), equal to the mean KL divergence of each member from
     the ensemble's mean. It is 0 when all members agree, whatever their
     confidence, so it separates "the members disagree" from "every member is unsure".
+    ``member_probabilities`` is (members, samples, classes); the result is (samples,).
     """
     probabilities = _check_members(member_probabilities)
     return entropy(probabilities.mean(axis=0)) - entropy(probabilities).mean(axis=0)
 
 
-def mc_dropout_probabilities(model: nn.Module, x, passes: int = 20, seed: int = 0) -> np.ndarray:
+def mc_dropout_probabilities(model: nn.Module, x: npt.ArrayLike, passes: int = 20, seed: int = 0) -> np.ndarray:
     """Softmax probabilities of ``passes`` forward passes with dropout on: shape (passes, samples, classes).
 
     Only the dropout layers are switched to training mode (batch norm keeps its

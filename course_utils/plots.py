@@ -107,7 +107,10 @@ def plot_sweep(table: pd.DataFrame, x: str, y: str | Sequence[str], ax: Axes | N
 
 def plot_sequences(x: npt.ArrayLike, y: npt.ArrayLike, n_classes: int = 10,
                    axes: Axes | Sequence[Axes] | np.ndarray | None = None) -> np.ndarray:
-    """One example sequence per class, e.g. of MNIST-1D: each panel is a 1-D "digit"."""
+    """One example sequence per class, e.g. of MNIST-1D: each panel is a 1-D "digit".
+
+    ``x`` is (samples, length) and ``y`` its class labels (samples,); returns the panels' Axes, flattened.
+    """
     x, y = np.asarray(x), np.asarray(y)
     if axes is None:
         fig, axes = plt.subplots(2, (n_classes + 1) // 2, figsize=(9, 3.2), sharex=True, sharey=True)

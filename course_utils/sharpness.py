@@ -17,6 +17,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,7 +49,10 @@ def _loss_of_parameters(model: nn.Module, x, y) -> tuple[Callable[[Tensors], tor
 
 
 def hessian_vector_product(loss: Callable[[Tensors], torch.Tensor], params: Tensors, vector: Tensors) -> Tensors:
-    """H v for the Hessian H of ``loss`` at ``params``: the gradient of (∇loss · v), by double backward."""
+    """H v for the Hessian H of ``loss`` at ``params``: the gradient of (∇loss · v), by double backward.
+
+    ``vector`` is a list of tensors shaped like ``params``, and so is the result.
+    """
     params = [p.detach().requires_grad_(True) for p in params]
     gradient = torch.autograd.grad(loss(params), params, create_graph=True)
     along = sum((g * v).sum() for g, v in zip(gradient, vector))
@@ -77,13 +81,14 @@ def power_iteration(matvec: Callable[[Tensors], Tensors], like: Tensors, iterati
     return estimate
 
 
-def top_hessian_eigenvalue(model: nn.Module, x, y, iterations: int = 100, tol: float = 1e-4,
-                           seed: int = 0) -> float:
+def top_hessian_eigenvalue(model: nn.Module, x: npt.ArrayLike, y: npt.ArrayLike, iterations: int = 100,
+                           tol: float = 1e-4, seed: int = 0) -> float:
     """Largest Hessian eigenvalue of the mean cross-entropy on ``(x, y)`` (model in eval mode).
 
     Power iteration finds the eigenvalue of largest magnitude; near a minimum of
     the cross-entropy the Hessian's negative eigenvalues are small, so it is the
-    largest positive one.
+    largest positive one. ``x`` is (samples, features) or (samples, channels,
+    length), ``y`` the class labels (samples,).
     """
     model.eval()
     loss, params = _loss_of_parameters(model, x, y)
@@ -91,11 +96,13 @@ def top_hessian_eigenvalue(model: nn.Module, x, y, iterations: int = 100, tol: f
 
 
 @torch.no_grad()
-def perturbation_sharpness(model: nn.Module, x, y, rho: float = 0.05, draws: int = 20, seed: int = 0) -> float:
+def perturbation_sharpness(model: nn.Module, x: npt.ArrayLike, y: npt.ArrayLike, rho: float = 0.05,
+                           draws: int = 20, seed: int = 0) -> float:
     """Mean loss increase on ``(x, y)`` when each parameter tensor moves randomly by ``rho`` × its norm.
 
     Relative to each tensor's own norm, so rescaling a layer (and its neighbour
     inversely) moves the perturbed network exactly as it moves the network.
+    ``x`` and ``y`` are shaped as for ``top_hessian_eigenvalue``.
     """
     check_number(rho, "rho", low=0.0, low_inclusive=False)
     check_positive_int(draws, "draws")
@@ -119,6 +126,7 @@ def sam_step(params: Sequence[torch.Tensor], gradient: Callable[[Tensors], Tenso
 
     ``gradient(params)`` returns the loss gradient for each tensor; ‖g‖ is the
     norm over all of them together. ``rho = 0`` is plain gradient descent.
+    Returns the new tensors, shaped like ``params``.
     """
     g = gradient(list(params))
     norm = torch.sqrt(sum((t * t).sum() for t in g))

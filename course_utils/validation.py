@@ -6,17 +6,18 @@ the call without reading the source.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from numbers import Real
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["check_array", "check_labels", "check_same_length", "check_number", "check_rate", "check_nonnegative",
            "check_positive_int", "check_widths", "check_choice"]
 
 
-def check_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None,
-                allow_empty: bool = False, dtype=float) -> np.ndarray:
+def check_array(x: npt.ArrayLike, name: str, *, ndim: int | tuple[int, ...] | None = None,
+                allow_empty: bool = False, dtype: npt.DTypeLike = float) -> np.ndarray:
     """Return ``x`` as a NumPy array, rejecting NaN/inf, empties and wrong ranks."""
     try:
         arr = np.asarray(x, dtype=dtype)
@@ -35,7 +36,7 @@ def check_array(x, name: str, *, ndim: int | tuple[int, ...] | None = None,
     return arr
 
 
-def check_labels(y, name: str = "y") -> np.ndarray:
+def check_labels(y: npt.ArrayLike, name: str = "y") -> np.ndarray:
     """Return integer class labels ``0..k-1`` as an int64 array."""
     arr = check_array(y, name, ndim=1)
     if np.any(arr != np.round(arr)) or np.any(arr < 0):
@@ -43,7 +44,7 @@ def check_labels(y, name: str = "y") -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def check_same_length(**arrays) -> int:
+def check_same_length(**arrays: Sized) -> int:
     """Check that all arrays have the same number of samples; return it."""
     lengths = {name: len(a) for name, a in arrays.items()}
     if len(set(lengths.values())) > 1:
@@ -52,7 +53,7 @@ def check_same_length(**arrays) -> int:
     return next(iter(lengths.values()))
 
 
-def check_number(value, name: str, *, low: float | None = None, high: float | None = None,
+def check_number(value: object, name: str, *, low: float | None = None, high: float | None = None,
                  low_inclusive: bool = True, high_inclusive: bool = True) -> float:
     """Check that ``value`` is a finite real number inside the given interval."""
     if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
@@ -66,24 +67,24 @@ def check_number(value, name: str, *, low: float | None = None, high: float | No
     return float(value)
 
 
-def check_rate(value, name: str) -> float:
+def check_rate(value: object, name: str) -> float:
     """A probability-like rate such as dropout: allowed in [0, 1)."""
     return check_number(value, name, low=0.0, high=1.0, high_inclusive=False)
 
 
-def check_nonnegative(value, name: str) -> float:
+def check_nonnegative(value: object, name: str) -> float:
     """A penalty strength, noise level or similar: allowed in [0, inf)."""
     return check_number(value, name, low=0.0)
 
 
-def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
+def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
     """An integer count (epochs, batch size, samples) of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
     return int(value)
 
 
-def check_widths(value, name: str) -> tuple[int, ...]:
+def check_widths(value: object, name: str) -> tuple[int, ...]:
     """Layer widths (or channels) such as (100, 100): a sequence of positive integers, possibly empty."""
     def positive(width) -> bool:
         return not isinstance(width, bool) and isinstance(width, (int, np.integer)) and width > 0
@@ -93,7 +94,7 @@ def check_widths(value, name: str) -> tuple[int, ...]:
     return tuple(int(width) for width in widths)
 
 
-def check_choice(value, name: str, choices: Iterable[str]) -> str:
+def check_choice(value: object, name: str, choices: Iterable[str]) -> str:
     """An option name that must be one of ``choices``; the message lists them."""
     choices = tuple(choices)
     if value not in choices:

@@ -20,7 +20,6 @@ settings.register_profile("course", derandomize=True, database=None, deadline=No
 settings.load_profile("course")
 
 MNIST1D_PATH = DATA_DIR / "mnist1d.npz"
-needs_mnist1d = pytest.mark.skipif(not MNIST1D_PATH.exists(), reason="data/mnist1d.npz has not been generated")
 
 
 @pytest.fixture(autouse=True)

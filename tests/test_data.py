@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from conftest import MNIST1D_PATH, make_classification, needs_mnist1d
+from conftest import MNIST1D_PATH, make_classification
 from course_utils import data as data_module
 from course_utils.data import (DRAW_STRIDE, DRAW_VARIABLE, Dataset, Draws, add_label_noise, data_draw,
                                draw_seed, load_diabetes, load_digits, load_mnist1d, make_correlated_groups,
@@ -260,7 +260,6 @@ def test_correlation_must_be_a_rate():
         make_correlated_groups(10, correlation=1.0)
 
 
-@needs_mnist1d
 def test_load_mnist1d():
     d = load_mnist1d()
     assert d.x_train.shape == (4000, 40) and d.x_test.shape == (1000, 40)
@@ -270,7 +269,6 @@ def test_load_mnist1d():
     assert set(np.unique(d.y_train)) == set(range(10)) == set(np.unique(d.y_test))
 
 
-@needs_mnist1d
 def test_corrupted_mnist1d_is_refused(tmp_path, monkeypatch):
     shutil.copy(MNIST1D_PATH.parent / "SHA256SUMS", tmp_path / "SHA256SUMS")
     with np.load(MNIST1D_PATH) as arrays:

@@ -81,10 +81,16 @@ def test_fit_is_reproducible_with_an_int_random_state_and_seeds_differ():
     assert np.array_equal(a, b) and not np.allclose(a, c)
 
 
-@pytest.mark.parametrize("random_state", [None, np.random.RandomState(0)])
-def test_random_state_none_or_generator(random_state):
+def test_random_state_none_or_a_generator_draws_the_seed():
     x, y = blobs()
-    NetClassifier(hidden=(8,), epochs=2, random_state=random_state).fit(x, y)
+
+    def probabilities(random_state):
+        return NetClassifier(hidden=(8,), epochs=2, random_state=random_state).fit(x, y).predict_proba(x)
+
+    # generators in the same state draw the same seed; None draws from NumPy's global one, anew at every fit
+    assert np.array_equal(probabilities(np.random.RandomState(0)), probabilities(np.random.RandomState(0)))
+    assert not np.allclose(probabilities(np.random.RandomState(0)), probabilities(np.random.RandomState(1)))
+    assert not np.allclose(probabilities(None), probabilities(None))
 
 
 def test_negative_random_state_is_rejected():

@@ -6,6 +6,12 @@ runs top to bottom. It prints its feedback and returns a ``Verdict`` whose
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:   # torch is imported only by the checkers that need it
+    import torch
+
 
 class Verdict:
     """The outcome of a check. It shows nothing itself in a notebook: the checker already printed why."""
@@ -33,7 +39,7 @@ def not_solved(name: str) -> Verdict:
                          "and run the cell.")
 
 
-def call(fn, *args):
+def call(fn: Callable[..., Any], *args: Any) -> tuple[Any, str | None]:
     """Run the learner's function; (result, None), or (None, reason) when it cannot be judged.
 
     ``reason`` is "not solved" for an untouched exercise, else the error the code raised.
@@ -46,7 +52,7 @@ def call(fn, *args):
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def attempt(fn, *args, name: str, shown: str | None = None):
+def attempt(fn: Callable[..., Any], *args: Any, name: str, shown: str | None = None) -> tuple[Any, Verdict | None]:
     """Run the learner's function: (result, None), or (None, verdict) when there is nothing to judge yet.
 
     The verdict says "not yet solved", or shows the error the code raised
@@ -60,7 +66,7 @@ def attempt(fn, *args, name: str, shown: str | None = None):
     return result, None
 
 
-def wrong_tensor(answer, like, name: str) -> Verdict | None:
+def wrong_tensor(answer: object, like: torch.Tensor, name: str) -> Verdict | None:
     """A failing verdict unless ``answer`` is a torch tensor shaped like ``like``; None when it is."""
     import torch
     if isinstance(answer, torch.Tensor) and answer.shape == like.shape:

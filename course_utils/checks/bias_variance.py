@@ -1,6 +1,9 @@
 """Checkers for the exercises of notebook 02 (bias, variance and double descent)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
@@ -26,7 +29,7 @@ def _decompose(predictions, f_test):
     return np.mean((average - f_test) ** 2), np.mean(predictions.var(axis=0))
 
 
-def check_decompose(decompose) -> Verdict:
+def check_decompose(decompose: Callable[..., Any]) -> Verdict:
     """Exercise 02.1: ``decompose(predictions, f_test)`` → ``(bias2, variance)``.
 
     ``predictions`` is (n_datasets, n_test): row d holds the predictions of the
@@ -155,7 +158,7 @@ SIMULATION_MISTAKES = {
 }
 
 
-def check_simulate(simulate) -> Verdict:
+def check_simulate(simulate: Callable[..., Any]) -> Verdict:
     """Exercise 02.2: ``simulate(make_model, draw, x_test, f_test, n_datasets)`` → ``(bias2, variance, noise)``."""
     known_line = ""
     for name, make_model, draw, x_test, f_test, n_datasets, known in _simulation_cases():
@@ -214,7 +217,7 @@ VARIANCE_MISTAKES = {
 }
 
 
-def check_ridge_prediction_variance(ridge_prediction_variance) -> Verdict:
+def check_ridge_prediction_variance(ridge_prediction_variance: Callable[..., Any]) -> Verdict:
     """Exercise 02.3: ``ridge_prediction_variance(X, x_test, noise, alpha)``, one variance per test input."""
     rng = np.random.default_rng(23)
     for n, p, m, noise, alpha in [(30, 5, 7, 0.3, 1.0), (12, 8, 4, 1.5, 0.5), (50, 3, 10, 0.2, 10.0),

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
@@ -10,11 +12,18 @@ from ..claims import interval
 from ..config import Config
 from . import Verdict, attempt, report
 
+if TYPE_CHECKING:   # the annotation only: the checker imports the data module when it runs
+    from ..data import Dataset
+
+
 # ---------------------------------------------------------------- a paired difference and its interval
 
 
 def paired_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """Mean of the paired differences a - b and the ends of its two-sided 90 % t-interval."""
+    """Mean of the paired differences a - b and the ends of its two-sided 90 % t-interval.
+
+    ``a`` and ``b`` are (replicates,), paired by position; returns ``(mean, low, high)``.
+    """
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     se = d.std(ddof=1) / np.sqrt(len(d))
     half = stats.t.ppf(0.95, len(d) - 1) * se
@@ -56,7 +65,7 @@ def _three_numbers(answer) -> tuple[float, float, float] | None:
     return None
 
 
-def check_paired_interval(paired) -> Verdict:
+def check_paired_interval(paired: Callable[..., Any]) -> Verdict:
     """Exercise 13.1: ``paired(a, b)`` returns (mean, low, high) of a - b, compared with ``cu.claims.interval``."""
     rng = np.random.default_rng(1101)
     for n in (8, int(rng.integers(5, 7)), int(rng.integers(12, 20))):
@@ -119,7 +128,7 @@ def _bases(rng) -> list[Config]:
             for i in range(3)] + [Config(model="cnn", hidden=(25, 25, 25), lr=0.01)]
 
 
-def check_recipe_config(make_config) -> Verdict:
+def check_recipe_config(make_config: Callable[..., Any]) -> Verdict:
     """Exercise 13.2: ``make_config(base)`` returns base with the regularizers of the written recipe."""
     for base in _bases(np.random.default_rng(1102)):
         answer, unanswered = attempt(make_config, base, name="recipe_config", shown="recipe_config(base)")
@@ -214,7 +223,7 @@ def _claim_problem(answer, recorded) -> str | None:
     return None
 
 
-def check_my_claim(my_claim, draws=None) -> Verdict:
+def check_my_claim(my_claim: Callable[..., Any], draws: Callable[[int], Dataset] | None = None) -> Verdict:
     """Exercise 13.3: ``my_claim(draws)`` runs a small paired sweep and returns a claim with a justified threshold.
 
     ``draws`` defaults to the replicates of notebook 13 (400 training examples, 20 % for validation).

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,7 +20,7 @@ from ..training import EarlyStopping
 from . import Verdict, attempt, report
 
 
-def early_stop(val_losses, patience: int, min_delta: float = 0.0, restore_best: bool = True) -> tuple[int, int]:
+def early_stop(val_losses: Iterable[float], patience: int, min_delta: float = 0.0, restore_best: bool = True) -> tuple[int, int]:
     """(stop epoch, epoch whose weights are kept), both 1-based, for a sequence of validation losses.
 
     An epoch improves only if it beats the best loss so far by more than ``min_delta``; training stops after
@@ -35,7 +37,9 @@ def early_stop(val_losses, patience: int, min_delta: float = 0.0, restore_best: 
     return epoch, best_epoch if restore_best else epoch
 
 
-def train_with_early_stopping(model, train_epoch, validation_loss, patience: int, max_epochs: int) -> int:
+def train_with_early_stopping(model: torch.nn.Module, train_epoch: Callable[[torch.nn.Module], object],
+                              validation_loss: Callable[[torch.nn.Module], float], patience: int,
+                              max_epochs: int) -> int:
     """Train ``model`` one epoch at a time until ``patience`` epochs bring no lower validation loss.
 
     Returns the number of epochs trained and leaves the model with the weights of its best epoch.
@@ -127,7 +131,7 @@ def _cases():
     return cases
 
 
-def check_early_stop(early_stop_fn) -> Verdict:
+def check_early_stop(early_stop_fn: Callable[..., Any]) -> Verdict:
     """Exercise 08.1: ``early_stop(val_losses, patience, min_delta, restore_best)`` → (stop, restored epoch)."""
     cases = _cases()
     answers = []
@@ -186,7 +190,7 @@ class _ScriptedTraining:
         return self.losses[self.epoch - 1] if self.epoch else math.inf
 
 
-def check_train_with_early_stopping(train) -> Verdict:
+def check_train_with_early_stopping(train: Callable[..., Any]) -> Verdict:
     """Exercise 08.2: ``train_with_early_stopping(model, train_epoch, validation_loss, patience, max_epochs)``."""
     with torch.random.fork_rng():  # the notebook's random stream is left as it was
         return _check_train_with_early_stopping(train)
@@ -230,7 +234,7 @@ def _check_train_with_early_stopping(train) -> Verdict:
 
 # ---------------------------------------------------------------------------- 08.3: the two shrinkage factors
 
-def check_shrinkage(shrinkage) -> Verdict:
+def check_shrinkage(shrinkage: Callable[..., Any]) -> Verdict:
     """Exercise 08.3: ``shrinkage(s, lr, steps, lam)`` → (gradient-descent factor, ridge factor)."""
     rng = np.random.default_rng(3)
     cases = [(np.array([0.001, 0.01, 0.1, 1.0]), 0.5, 20, 0.1),
@@ -286,7 +290,7 @@ def _shrinkage_mistake(gd, ridge, s, lr, steps, lam) -> Verdict | None:
 
 # ------------------------------------------------------------------------------- 08.4: windows without leaks
 
-def check_make_windows(make_windows) -> Verdict:
+def check_make_windows(make_windows: Callable[..., Any]) -> Verdict:
     """Exercise 08.4: ``make_windows(series, window)`` → chronological (inputs, next value) pairs."""
     rng = np.random.default_rng(4)
     cases = [(np.arange(10.0) * 1.5 + 100, 3)] + [(np.round(rng.normal(0, 1, int(rng.integers(12, 30))), 3),

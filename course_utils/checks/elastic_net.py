@@ -5,6 +5,9 @@ Everything uses scikit-learn's scaling of the objective,
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from . import Verdict, attempt, call, report
@@ -39,7 +42,7 @@ def _unchanged(originals, given) -> bool:
     return all(np.array_equal(a, b) for a, b in zip(originals, given))
 
 
-def check_enet_objective(enet_objective) -> Verdict:
+def check_enet_objective(enet_objective: Callable[..., Any]) -> Verdict:
     """Exercise 4.1: ``enet_objective(x, y, w, alpha, l1_ratio)`` in scikit-learn's scaling."""
     rng = np.random.default_rng(8)
     cases = [(*_problem(rng, n, p), rng.normal(size=p), alpha, l1_ratio)
@@ -96,6 +99,7 @@ def check_enet_objective(enet_objective) -> Verdict:
 
 
 def soft_threshold(z: float, t: float) -> float:
+    """The reference soft-thresholding operator S(z, t) = sign(z)·max(|z| − t, 0)."""
     return float(np.sign(z) * max(abs(z) - t, 0.0))
 
 
@@ -104,6 +108,7 @@ def enet_update(x: np.ndarray, y: np.ndarray, w: np.ndarray, j: int, alpha: floa
 
     With the partial residual r = y − Xw + x_j·w_j (the fit without feature j), it is
     S((1/n)·x_jᵀr, alpha·l1_ratio) / ((1/n)·x_jᵀx_j + alpha·(1 − l1_ratio)).
+    ``x`` is (n, p), ``y`` (n,) and ``w`` (p,); the result is the new value of ``w[j]``.
     """
     n = len(y)
     partial = y - x @ w + x[:, j] * w[j]
@@ -149,7 +154,7 @@ def _update_mistakes(x, y, w, j, alpha, l1_ratio) -> dict[str, float]:
 _UPDATE_CASES = [(30, 5, 0.3, 0.5, 1), (50, 8, 0.1, 0.7, 2), (17, 3, 0.5, 0.2, 3), (40, 6, 0.05, 0.9, 4)]
 
 
-def check_enet_update(enet_update_fn) -> Verdict:
+def check_enet_update(enet_update_fn: Callable[..., Any]) -> Verdict:
     """Exercise 4.2: ``enet_update(x, y, w, j, alpha, l1_ratio)``, one coordinate-descent update of w_j."""
     name = "enet_update"
     for n, p, alpha, l1_ratio, seed in _UPDATE_CASES:
@@ -209,11 +214,14 @@ def _converges_like_sklearn(enet_update_fn) -> Verdict:
 
 
 def largest_alpha(x: np.ndarray, y: np.ndarray, l1_ratio: float) -> float:
-    """The reference: the smallest alpha at which every coefficient is zero, max_j |x_jᵀy| / (n·l1_ratio)."""
+    """The reference: the smallest alpha at which every coefficient is zero, max_j |x_jᵀy| / (n·l1_ratio).
+
+    ``x`` is (n, p) and ``y`` (n,).
+    """
     return float(np.max(np.abs(x.T @ y)) / (len(y) * l1_ratio))
 
 
-def check_largest_alpha(largest_alpha_fn) -> Verdict:
+def check_largest_alpha(largest_alpha_fn: Callable[..., Any]) -> Verdict:
     """Exercise 4.3: ``largest_alpha(x, y, l1_ratio)``, where the elastic-net path starts."""
     from sklearn.linear_model import ElasticNet
     name = "largest_alpha"

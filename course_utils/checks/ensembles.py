@@ -8,7 +8,9 @@ AUROC. Typical mistakes are recognized by computing them and comparing.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from numbers import Real
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,7 +65,7 @@ def _logit_cases() -> list[np.ndarray]:
     return cases + [large]
 
 
-def check_ensemble_probabilities(ensemble_probabilities) -> Verdict:
+def check_ensemble_probabilities(ensemble_probabilities: Callable[..., Any]) -> Verdict:
     """Exercise 11.1: the mean of the members' softmax probabilities, from logits (members, samples, classes)."""
     cases = _logit_cases()
 
@@ -149,7 +151,7 @@ def _ece_variants(probabilities, labels, bins) -> dict[str, float]:
             "ten bins": expected_calibration_error(probabilities, labels, 10)}
 
 
-def check_expected_calibration_error(expected_calibration_error_) -> Verdict:
+def check_expected_calibration_error(expected_calibration_error_: Callable[..., Any]) -> Verdict:
     """Exercise 11.2: ECE = Σ_b (n_b/n)·|accuracy_b − confidence_b| over equal-width confidence bins."""
     cases = _calibration_cases()
 
@@ -223,7 +225,7 @@ def _pairwise(scores, is_positive):
     return float((difference > 0).mean()), float((difference >= 0).mean())
 
 
-def check_auroc(auroc) -> Verdict:
+def check_auroc(auroc: Callable[..., Any]) -> Verdict:
     """Exercise 11.3: the AUROC of ``scores`` for telling ``is_positive`` apart, against sklearn's."""
     from sklearn.metrics import roc_auc_score
     cases = _auroc_cases()
@@ -287,7 +289,7 @@ def _disagreement_variants(probabilities) -> dict[str, np.ndarray]:
             "base 2": disagreement(probabilities) / np.log(2), "reverse KL": reverse}
 
 
-def check_disagreement(disagreement_) -> Verdict:
+def check_disagreement(disagreement_: Callable[..., Any]) -> Verdict:
     """Exercise 11.4: per sample, entropy of the members' mean minus the mean of their entropies."""
     cases = _member_cases()
 

@@ -7,6 +7,8 @@ eigenvalues of matrices built with a known spectrum, a full Hessian formed by
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +34,7 @@ def _mutated(inputs, copies) -> bool:
 
 # ------------------------------------------------------------------ 10.1 relative perturbation
 
-def check_perturb(perturb) -> Verdict:
+def check_perturb(perturb: Callable[..., Any]) -> Verdict:
     """Exercise 10.1: ``perturb(params, rho, generator)`` moves each tensor randomly by rho × its own norm."""
     with torch.random.fork_rng():
         return _check_perturb(perturb)
@@ -100,7 +102,7 @@ def _symmetric(spectrum: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
     return torch.tensor(basis @ np.diag(spectrum) @ basis.T)
 
 
-def check_power_iteration(power_iteration) -> Verdict:
+def check_power_iteration(power_iteration: Callable[..., Any]) -> Verdict:
     """Exercise 10.2: ``power_iteration(matvec, n, iterations)``, the eigenvalue of largest magnitude."""
     with torch.random.fork_rng():
         torch.manual_seed(0)
@@ -188,7 +190,7 @@ def _split(flat: torch.Tensor, like) -> list[torch.Tensor]:
     return out
 
 
-def check_hessian_vector_product(hvp) -> Verdict:
+def check_hessian_vector_product(hvp: Callable[..., Any]) -> Verdict:
     """Exercise 10.3: ``hvp(loss, params, vector)`` = H v, compared with the full Hessian."""
     with torch.random.fork_rng():
         return _check_hessian_vector_product(hvp)
@@ -241,7 +243,7 @@ def _sam_by_hand(w: np.ndarray, a: np.ndarray, lr: float, rho: float) -> np.ndar
     return w - lr * a @ (w + rho * g / np.linalg.norm(g))
 
 
-def check_sam_step(sam_step) -> Verdict:
+def check_sam_step(sam_step: Callable[..., Any]) -> Verdict:
     """Exercise 10.4: ``sam_step(params, gradient, lr, rho)`` against SAM worked out by hand on a quadratic."""
     with torch.random.fork_rng():
         return _check_sam_step(sam_step)

@@ -7,6 +7,9 @@ mean and variance of ``torch.nn.Dropout``, and a fitted temperature with
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -30,7 +33,7 @@ def _ridge(x, y, alpha, intercept="free"):
     return wb[:-1], float(wb[-1])
 
 
-def check_ridge_equivalent(ridge_equivalent) -> Verdict:
+def check_ridge_equivalent(ridge_equivalent: Callable[..., Any]) -> Verdict:
     """Exercise 09.1: ``ridge_equivalent(x, y, sigma)`` → (w, b), the weights input noise σ converges to."""
     from sklearn.linear_model import Ridge
     rng = np.random.default_rng(9)
@@ -84,7 +87,7 @@ def check_ridge_equivalent(ridge_equivalent) -> Verdict:
 
 # ----------------------------------------------------------------------------------------- 09.2: Gaussian dropout
 
-def check_gaussian_dropout(gaussian_dropout) -> Verdict:
+def check_gaussian_dropout(gaussian_dropout: Callable[..., Any]) -> Verdict:
     """Exercise 09.2: ``gaussian_dropout(h, p, training)`` multiplies by N(1, p/(1-p)) in training."""
     with torch.random.fork_rng():  # the notebook's random stream is left as it was
         return _check_gaussian_dropout(gaussian_dropout)
@@ -168,7 +171,7 @@ def _two_class_case(a, q, n=200):
     return logits, labels, a / np.log(q / (1 - q))
 
 
-def check_temperature(find_temperature) -> Verdict:
+def check_temperature(find_temperature: Callable[..., Any]) -> Verdict:
     """Exercise 09.3: ``find_temperature(logits, labels)`` → the T minimizing the NLL of softmax(logits / T)."""
     rng = np.random.default_rng(11)
     cases = []

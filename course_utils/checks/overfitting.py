@@ -1,6 +1,9 @@
 """Checkers for the exercises of notebook 01 (overfitting and underfitting)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from ..data import sine
@@ -15,7 +18,7 @@ def _diagnosis(train_error, val_error, target_error, max_gap) -> str:
     return "overfitting" if val_error - train_error > max_gap else "good fit"
 
 
-def check_diagnose(diagnose) -> Verdict:
+def check_diagnose(diagnose: Callable[..., Any]) -> Verdict:
     """Exercise 01.1: ``diagnose(train_error, val_error, target_error, max_gap)``."""
     cases = [  # (train, val, target, max_gap) and what a wrong answer reveals
         ((0.30, 0.32, 0.10, 0.05), "training error 0.30 is above the target 0.10: the model cannot even fit its training data."),
@@ -72,7 +75,7 @@ def _changed(before, after) -> bool:
     return any(not np.array_equal(b, a) for b, a in zip(before, after))
 
 
-def check_select_degree(select_degree) -> Verdict:
+def check_select_degree(select_degree: Callable[..., Any]) -> Verdict:
     """Exercise 01.2: ``select_degree(x_train, y_train, x_val, y_val, degrees)`` picks by validation error."""
     rng = np.random.default_rng(11)
     # Degrees that are not 0, 1, 2, ...: a position in the list (what np.argmin gives) is then told from a degree.
@@ -156,7 +159,7 @@ CV_MISTAKES = {
 }
 
 
-def check_select_degree_cv(select_degree_cv) -> Verdict:
+def check_select_degree_cv(select_degree_cv: Callable[..., Any]) -> Verdict:
     """Exercise 01.3: ``select_degree_cv(x, y, degrees, k)`` picks the degree by k-fold cross-validation."""
     rng = np.random.default_rng(13)
     cases = [(24, [1, 3, 5, 7, 9, 11], 4), (30, [2, 3, 4, 6, 9, 12], 5), (21, [1, 2, 3, 5, 8, 10], 3),

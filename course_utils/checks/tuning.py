@@ -6,6 +6,9 @@ that the message can name the mistake that was made.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from . import Verdict, attempt, report
@@ -36,12 +39,15 @@ def _first_match(value: float, mistakes) -> str | None:
 # ---------------------------------------------------------------- the winner's validation score
 
 def winner_optimism(val_scores: np.ndarray, true_scores: np.ndarray) -> float:
-    """Mean over repeats of (validation score − true score) of the configuration each repeat chose."""
+    """Mean over repeats of (validation score − true score) of the configuration each repeat chose.
+
+    ``val_scores`` is (repeats, configurations); ``true_scores`` is (configurations,).
+    """
     chosen = np.argmax(val_scores, axis=1)
     return float(np.mean(val_scores[np.arange(len(val_scores)), chosen] - true_scores[chosen]))
 
 
-def check_winner_optimism(optimism) -> Verdict:
+def check_winner_optimism(optimism: Callable[..., Any]) -> Verdict:
     """Exercise 12.1: ``winner_optimism(val_scores, true_scores)``, the selection bias of the best validation score."""
     rng = np.random.default_rng(1001)
     for repeats, configs in ((int(rng.integers(60, 200)), int(rng.integers(8, 30))), (int(rng.integers(30, 60)), 3)):
@@ -85,7 +91,7 @@ def check_winner_optimism(optimism) -> Verdict:
 
 # ---------------------------------------------------------------- log-scale sampling
 
-def check_weight_decay_distribution(make_distribution) -> Verdict:
+def check_weight_decay_distribution(make_distribution: Callable[..., Any]) -> Verdict:
     """Exercise 12.3: ``make_distribution()`` returns what RandomizedSearchCV should sample weight decay from."""
     distribution, unanswered = attempt(make_distribution, name="make_distribution", shown="make_distribution()")
     if unanswered is not None:
@@ -215,7 +221,7 @@ def _nested_mistakes(estimator, grid, x, y):
     ]
 
 
-def check_nested_score(nested_score) -> Verdict:
+def check_nested_score(nested_score: Callable[..., Any]) -> Verdict:
     """Exercise 12.2: ``nested_score(estimator, param_grid, x, y)``: standardized, 3-fold search in 5 outer folds."""
     from sklearn.linear_model import Ridge
 
@@ -273,7 +279,7 @@ def _screened(x, y, k: int, select_on_all: bool = False) -> float:
                                  cv=5).mean())
 
 
-def check_screened_score(screened_score) -> Verdict:
+def check_screened_score(screened_score: Callable[..., Any]) -> Verdict:
     """Exercise 12.4: ``screened_score(x, y, k)``, 5-fold CV of k-best screening + logistic regression, honestly."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
