@@ -9,6 +9,7 @@ import torch
 
 from .claims import claim, ledger, set_explore
 from .config import Config
+from .constraints import max_norm_
 from .data import Dataset, Draws, load_mnist1d, split_validation, subsample
 from .models import build_model
 from .plots import apply_style
@@ -16,7 +17,7 @@ from .sweep import sweep
 from .training import evaluate, fit, predict, progress
 
 __all__ = ["setup", "Config", "Dataset", "Draws", "build_model", "claim", "evaluate", "fit", "ledger",
-           "load_mnist1d", "predict", "progress", "split_validation", "subsample", "sweep"]
+           "load_mnist1d", "max_norm_", "predict", "progress", "split_validation", "subsample", "sweep"]
 
 
 def setup(seed: int = 0, explore: bool | None = None) -> None:

@@ -47,10 +47,11 @@ from torch import nn
 
 from .augment import can_transform, with_augmentation
 from .config import Config
+from .constraints import max_norm_
 from .data import Dataset
 from .environment import usable_cores
 from .models import build_model
-from .training import EarlyStopping, History, as_tensors, check_run
+from .training import EarlyStopping, History, as_tensors, check_run, restore_best
 
 __all__ = ["can_batch", "estimate_member_bytes", "train_batched"]
 
@@ -383,7 +384,7 @@ class _Batch:
             history = self.histories[member]
             history.diverged |= diverged
             history.stopped_early |= stopped_early
-            _restore_best(self.models[member], history, self.configs[member])
+            restore_best(self.models[member], history, self.configs[member])
         keep = [row for row in range(len(self.active)) if row not in rows]
         if keep:
             self._select(keep)
@@ -543,10 +544,21 @@ class _Batch:
                     self.moments[0].mul_(self.momentum).add_(grad)
                 grad = self.moments[0]
             param.addcmul_(grad, self.neg_lr)                     # p -= lr * g
-            return
         if self.any_decay and optimizer == "adamw":              # decoupled: shrinks the weights
             param[:, :n] *= self.decoupled_scale
-        self._adam(param, grad)
+        if optimizer != "sgd":
+            self._adam(param, grad)
+        self._project_max_norm()
+
+    def _project_max_norm(self) -> None:
+        """The members' max-norm constraints, after their step: on every weight matrix and kernel, as fit."""
+        bounds = [self.configs[member].max_norm for member in self.active]
+        if all(bound is None for bound in bounds):
+            return
+        c = torch.tensor([math.inf if bound is None else bound for bound in bounds])
+        for first, shape in self.layout.values():
+            if len(shape) >= 2:   # fit's penalized_parameters(model): tensors with 2+ dimensions
+                max_norm_(self.flat[:, first:first + shape.numel()].view(len(self.active), *shape), c, batch_dims=1)
 
     def _adam(self, param: torch.Tensor, grad: torch.Tensor) -> None:
         """Adam's moment updates and step, with each member's learning rate (decay is already applied).
@@ -616,14 +628,14 @@ class _Batch:
                 self.histories[member].interrupted = True
             for row in range(len(self.active)):
                 self._write_back(row)
-                _restore_best(self.models[self.active[row]], self.histories[self.active[row]],
+                restore_best(self.models[self.active[row]], self.histories[self.active[row]],
                               self.configs[self.active[row]])
             self.active = []
             raise
         for row in range(len(self.active)):   # members that ran every epoch
             member = self.active[row]
             self._write_back(row)
-            _restore_best(self.models[member], self.histories[member], self.configs[member])
+            restore_best(self.models[member], self.histories[member], self.configs[member])
         self.active = []
         self._report(self.spec.epochs)
 
@@ -773,10 +785,3 @@ def _first_argmax(outputs: torch.Tensor) -> torch.Tensor:
     at_max = torch.sign(outputs - outputs.amax(1, keepdim=True)).add_(1)   # 1 at the maxima, else 0
     weights = torch.arange(classes, 0, -1, dtype=outputs.dtype).view(1, -1, *([1] * (outputs.ndim - 2)))
     return classes - at_max.mul_(weights).amax(1)
-
-
-def _restore_best(model: nn.Module, history: History, config: Config) -> None:
-    """fit's rule: end on the best epoch's weights with early stopping (or after Ctrl-C), if asked."""
-    if history.best_state is not None and config.restore_best and (
-            config.patience is not None or history.interrupted):
-        model.load_state_dict(history.best_state)

@@ -39,6 +39,8 @@ class Config:
     l2: float = 0.0                      # loss += l2/2 * sum w^2 (so its gradient is l2 * w, like SGD decay)
     penalize_biases: bool = False        # also penalize/decay biases and norm parameters (usually not)
     label_smoothing: float = 0.0         # cross-entropy label smoothing, in [0, 1)
+    max_norm: float | None = None        # after each step, rescale any unit's incoming weights (a row of a
+                                         # weight matrix or kernel) longer than this to this norm; None: off
     # --- early stopping (on validation loss) ---
     patience: int | None = None          # stop after this many epochs without improvement; None: never stop early
     min_delta: float = 0.0               # an improvement must beat the best validation loss by more than this
@@ -64,6 +66,9 @@ class Config:
         check_nonnegative(self.l1, "l1")
         check_nonnegative(self.l2, "l2")
         check_rate(self.label_smoothing, "label_smoothing")
+        if self.max_norm is not None:
+            check_number(self.max_norm, "max_norm (the largest norm a unit's incoming weights may keep, "
+                         "or None for no constraint)", low=0.0, low_inclusive=False)
         if self.patience is not None:
             check_positive_int(self.patience, "patience")
         check_nonnegative(self.min_delta, "min_delta")

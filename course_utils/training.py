@@ -11,21 +11,27 @@ import copy
 import math
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from .config import Config
+from .constraints import max_norm_
 from .data import Dataset
 from .penalties import elastic_net_penalty, parameter_groups, penalized_parameters
 from .validation import check_array, check_nonnegative, check_same_length
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["BAR_FORMAT", "show_progress", "progress", "History", "EarlyStopping", "as_tensors", "predict", "evaluate",
-           "make_optimizer", "train_epoch", "check_run", "fit"]
+           "make_optimizer", "train_epoch", "check_run", "restore_best", "fit"]
 
 BAR_FORMAT = "{desc}: {n_fmt}/{total_fmt} {unit} |{bar:20}|"
 PROGRESS_VARIABLE = "COURSE_PROGRESS"   # "0": no progress bars (stored and tested notebook runs set it)
@@ -84,7 +90,7 @@ class History:
         reached = np.flatnonzero(np.asarray(getattr(self, metric)) >= target)
         return int(reached[0]) + 1 if len(reached) else self.epochs + 1
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """The history as a pandas DataFrame indexed by epoch."""
         import pandas as pd
         columns = {"train_loss": self.train_loss, "val_loss": self.val_loss,
@@ -128,7 +134,7 @@ class EarlyStopping:
         return self.patience is not None and self.waited >= self.patience
 
 
-def as_tensors(x, y) -> tuple[torch.Tensor, torch.Tensor]:
+def as_tensors(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
     """float32 inputs; int64 class labels or float32 regression targets."""
     x = check_array(x, "x", ndim=(2, 3))
     y = np.asarray(y)
@@ -145,7 +151,7 @@ def _loss_function(classification: bool, label_smoothing: float = 0.0):
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x) -> np.ndarray:
+def predict(model: nn.Module, x: npt.ArrayLike) -> np.ndarray:
     """Model outputs (logits for classifiers) in eval mode, as a NumPy array."""
     x = torch.as_tensor(check_array(x, "x", ndim=(2, 3)), dtype=torch.float32)
     was_training = model.training
@@ -156,7 +162,7 @@ def predict(model: nn.Module, x) -> np.ndarray:
         model.train(was_training)
 
 
-def evaluate(model: nn.Module, x, y) -> dict[str, float]:
+def evaluate(model: nn.Module, x: npt.ArrayLike, y: npt.ArrayLike) -> dict[str, float]:
     """Loss and (for classification) accuracy in eval mode."""
     xt, yt = as_tensors(x, y)
     outputs = torch.as_tensor(predict(model, xt))
@@ -179,9 +185,16 @@ def _has_batch_norm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
-def train_epoch(model, optimizer, x, y, loss_fn, penalty, batch_size: int, generator) -> float:
-    """One pass over shuffled in-memory data; returns the mean batch loss (NaN if it diverged)."""
+def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                penalty: Callable[[], torch.Tensor | float], batch_size: int, generator: torch.Generator, max_norm: float | None = None) -> float:
+    """One pass over shuffled in-memory data; returns the mean batch loss (NaN if it diverged).
+
+    With ``max_norm``, every step ends by projecting each unit's incoming weights back to norm ≤ max_norm,
+    on the weight matrices and kernels the penalties touch (never biases or normalization parameters).
+    """
     model.train()
+    constrained = penalized_parameters(model) if max_norm is not None else []
     order = torch.randperm(len(x), generator=generator)
     skip_singletons = _has_batch_norm(model)  # batch statistics of one sample are undefined
     total, steps = 0.0, 0
@@ -195,6 +208,8 @@ def train_epoch(model, optimizer, x, y, loss_fn, penalty, batch_size: int, gener
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        for weight in constrained:
+            max_norm_(weight, max_norm)
         total, steps = total + loss.item(), steps + 1
     return total / max(steps, 1)
 
@@ -209,6 +224,16 @@ def check_run(config: Config, data: Dataset) -> None:
         raise ValueError("early stopping (patience) needs a validation set: use cu.split_validation(data) first")
     if config.label_smoothing and not np.issubdtype(np.asarray(data.y_train).dtype, np.integer):
         raise ValueError("label_smoothing applies to classification only; this dataset is a regression task")
+
+
+def restore_best(model: nn.Module, history: History, config: Config) -> bool:
+    """The rule every run ends by: back to the best epoch's weights with early stopping (or after Ctrl-C),
+    if ``config.restore_best`` asks for it and a best epoch was recorded. Returns whether it restored."""
+    restore = history.best_state is not None and config.restore_best and (
+        config.patience is not None or history.interrupted)
+    if restore:
+        model.load_state_dict(history.best_state)
+    return restore
 
 
 def fit(model: nn.Module, data: Dataset, config: Config = Config(), progress: bool | None = None) -> History:
@@ -239,7 +264,7 @@ def fit(model: nn.Module, data: Dataset, config: Config = Config(), progress: bo
     try:
         for epoch in range(1, config.epochs + 1):
             if math.isnan(train_epoch(model, optimizer, x_train, y_train, loss_fn, penalty,
-                                      config.batch_size, generator)):
+                                      config.batch_size, generator, config.max_norm)):
                 history.diverged = True
                 break
             train_metrics = evaluate(model, x_train, y_train)
@@ -260,10 +285,7 @@ def fit(model: nn.Module, data: Dataset, config: Config = Config(), progress: bo
         history.interrupted = True
     finally:
         bar.close()
-    restore = history.best_state is not None and config.restore_best and (
-        config.patience is not None or history.interrupted)
-    if restore:
-        model.load_state_dict(history.best_state)
+    restore = restore_best(model, history, config)
     if history.interrupted:
         kept = f"; weights restored to the best epoch ({history.best_epoch})" if restore else ""
         print(f"Training interrupted after {history.epochs} epoch(s): the history is kept{kept}.")

@@ -218,6 +218,20 @@ def test_penalized_biases_match_fit():
                       make_classification())
 
 
+@pytest.mark.parametrize("model, optimizer, lr", [("mlp", "sgd", 0.5), ("mlp", "adam", 0.05), ("mlp", "adamw", 0.05),
+                                                   ("cnn", "sgd", 0.5)])
+def test_max_norm_members_match_fit(model, optimizer, lr):
+    """Members with their own bounds (and one without) beside each other; the bounds bind at these rates."""
+    base = Config(model=model, hidden=(12, 10), epochs=3, batch_size=16, optimizer=optimizer, lr=lr)
+    configs = [replace(base, seed=0), replace(base, seed=1, max_norm=0.3), replace(base, seed=2, max_norm=1.0),
+               replace(base, seed=3, max_norm=0.5, dropout=0.3, weight_decay=0.01)]
+    data = make_classification(length=20) if model == "cnn" else make_classification()
+    runs = check_against_fit(configs, data)
+    for config, (_, member) in zip(configs[1:3], runs[1:3]):
+        norms = [w.detach().flatten(1).norm(dim=1).max() for w in member.parameters() if w.ndim >= 2]
+        assert float(max(norms)) == pytest.approx(config.max_norm, rel=1e-5)   # the bound was reached
+
+
 def test_batch_norm_skips_a_last_batch_of_one_like_fit():
     data = make_classification(n_train=33)  # batches of 16, 16 and 1
     base = Config(hidden=(8,), batch_norm=True, epochs=2, batch_size=16, optimizer="sgd", lr=0.1)
@@ -367,7 +381,8 @@ def test_workers_share_the_members_and_the_budget(chunk_sizes):
     Config(hidden=(12,), epochs=3, batch_size=16, batch_norm=True, optimizer="sgd", momentum=0.9, lr=0.05),
     Config(hidden=(12,), epochs=3, batch_size=16, optimizer="adamw", label_smoothing=0.1),
     Config(model="cnn", hidden=(4, 4), epochs=2, batch_size=16, input_noise=0.1),
-], ids=["mlp-early-stopping", "mlp-bn-sgd", "mlp-adamw", "cnn"])
+    Config(hidden=(12, 12), epochs=3, batch_size=16, optimizer="sgd", lr=0.5, max_norm=0.5),
+], ids=["mlp-early-stopping", "mlp-bn-sgd", "mlp-adamw", "cnn", "mlp-max-norm"])
 def test_results_do_not_depend_on_the_number_of_workers(base):
     """Why notebooks print the same numbers on any number of cores: each member's run is bit for bit the same."""
     data = make_classification(length=12) if base.model == "cnn" else make_classification()

@@ -4,15 +4,21 @@
 tests check it against ``torch.nn.Dropout``, and ``check_dropout`` compares a
 learner's function with both. ``NumpyDropout`` and ``numerical_gradient`` are
 the NumPy layer with its backward pass and the finite-difference check;
-their checkers compare with torch's autograd.
+their checkers compare with torch's autograd. ``max_norm_projection`` is the
+max-norm constraint of Srivastava et al.; ``check_max_norm`` compares a
+learner's projection with ``course_utils.constraints.max_norm_`` and with
+``torch.renorm``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
 
+from ..constraints import max_norm_
 from ..validation import check_rate
 from . import Verdict, attempt, call, report, wrong_tensor
 
@@ -38,7 +44,7 @@ def _statistics(out: torch.Tensor, x: torch.Tensor) -> tuple[float, float]:
     return float((out == 0).double().mean()), float(out.double().mean() / x.double().mean())
 
 
-def check_dropout(dropout) -> Verdict:
+def check_dropout(dropout: Callable[..., Any]) -> Verdict:
     """Exercise 5.1: ``dropout(x, p, training)``, inverted dropout, compared with ``torch.nn.Dropout``."""
     with torch.random.fork_rng():  # the notebook's own random stream is left as it was
         return _check_dropout(dropout)
@@ -132,7 +138,7 @@ class NumpyDropout:
         return grad_out * self.keep / (1 - self.p)
 
 
-def numerical_gradient(f, x: np.ndarray, h: float) -> np.ndarray:
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float) -> np.ndarray:
     """The reference for exercise 5.3: central differences (f(x + h·e_i) − f(x − h·e_i)) / 2h, per element."""
     gradient = np.zeros_like(x, dtype=float)
     for i in np.ndindex(x.shape):
@@ -171,7 +177,7 @@ def _autograd_through(keep: np.ndarray, x: np.ndarray, grad_out: np.ndarray, p: 
     return leaf.grad.numpy()
 
 
-def check_dropout_backward(layer_class) -> Verdict:
+def check_dropout_backward(layer_class: type) -> Verdict:
     """Exercise 5.2: a class ``layer_class(p, rng)`` with ``forward(x)`` and ``backward(grad_out)`` in NumPy."""
     with torch.random.fork_rng(), _numpy_stream_kept():
         return _check_dropout_backward(layer_class)
@@ -282,7 +288,7 @@ def _test_functions():
     ]
 
 
-def check_numerical_gradient(numerical_gradient_fn) -> Verdict:
+def check_numerical_gradient(numerical_gradient_fn: Callable[..., Any]) -> Verdict:
     """Exercise 5.3: ``numerical_gradient(f, x, h)``, central differences, compared with torch's autograd."""
     with torch.random.fork_rng(), _numpy_stream_kept():
         return _check_numerical_gradient(numerical_gradient_fn)
@@ -328,3 +334,75 @@ def _check_numerical_gradient(numerical_gradient_fn) -> Verdict:
                              f"autograd's by up to {np.max(np.abs(answer - exact)):.2g}.")
     return report(True, "on four test functions (one through a fixed dropout mask) your central differences "
                         "match torch's autograd to 1e-7.")
+
+
+def max_norm_projection(weight: torch.Tensor, c: float) -> torch.Tensor:
+    """The reference for exercise 5.4: a copy of ``weight`` (units, fan_in) with every row longer than c scaled to c."""
+    return max_norm_(weight.clone(), c)
+
+
+# (units, fan_in, c, seed): bounds that leave some rows alone and shrink others; fan-in 1 and a single unit too
+_MAX_NORM_CASES = [(12, 9, 1.0, 0), (5, 30, 2.5, 1), (1, 6, 0.7, 2), (40, 1, 0.5, 3), (7, 7, 1.5, 4)]
+
+
+def check_max_norm(projection: Callable[..., Any]) -> Verdict:
+    """Exercise 5.4: ``projection(weight, c)``, the max-norm constraint on each unit's incoming weights (rows)."""
+    with torch.random.fork_rng():
+        return _check_max_norm(projection)
+
+
+def _check_max_norm(projection) -> Verdict:
+    name = "max_norm_projection"
+    for units, fan_in, c, seed in _MAX_NORM_CASES:
+        generator = torch.Generator().manual_seed(seed)
+        # Row norms spread from about c/3 to 3c, so some rows must shrink and others must not move.
+        rows = torch.randn(units, fan_in, generator=generator)
+        lengths = c * torch.exp(torch.empty(units, 1).uniform_(-1.1, 1.1, generator=generator))
+        lengths[:2] = torch.tensor([[3 * c], [c / 3]])[:units]   # at least one row of each kind
+        weight = rows / rows.norm(dim=1, keepdim=True) * lengths
+        given = weight.clone()
+        answer, unanswered = attempt(projection, given, c, name=name, shown=f"{name}(weight, c={c})")
+        if unanswered is not None:
+            return unanswered
+        if not torch.equal(given, weight):
+            return report(False, f"{name} changed weight in place. The check asks for a new tensor, so that "
+                                 "the caller decides when the weights change: compute the projected copy and "
+                                 "return it (the library version, which runs inside training, works in place).")
+        if (wrong := wrong_tensor(answer, weight, name)) is not None:
+            return wrong
+        expected = max_norm_projection(weight, c)
+        if torch.allclose(answer, expected, rtol=1e-5, atol=1e-6):
+            continue
+        return _max_norm_mistake(answer, weight, c, expected)
+    return report(True, f"on {len(_MAX_NORM_CASES)} weight matrices, rows longer than c are scaled back to norm c "
+                        "and shorter rows are left alone, as course_utils.max_norm_ and torch.renorm do.")
+
+
+def _max_norm_mistake(answer: torch.Tensor, weight: torch.Tensor, c: float, expected: torch.Tensor) -> Verdict:
+    norms = weight.norm(dim=1, keepdim=True)
+    answer_norms = answer.norm(dim=1)
+    whole = weight * min(1.0, c / float(weight.norm()))
+    if torch.allclose(answer, whole, rtol=1e-5, atol=1e-6):
+        return report(False, "you scaled the whole matrix by one factor, from its overall norm. The bound is per "
+                             "unit: each row (one unit's incoming weights) gets its own norm and its own factor.")
+    columns = weight * torch.clamp(c / weight.norm(dim=0, keepdim=True), max=1.0)
+    if torch.allclose(answer, columns, rtol=1e-5, atol=1e-6):
+        return report(False, "you bounded the columns. A unit's incoming weights are its row, weight[j] (torch "
+                             "stores a Linear layer's weight as (out_features, in_features)): take norms along "
+                             "dim 1.")
+    if torch.allclose(answer_norms, torch.full_like(answer_norms, c), rtol=1e-4):
+        return report(False, "every row now has norm exactly c, including rows that were shorter: that is "
+                             "normalization, not a constraint. Rows already inside the ball (norm ≤ c) must be "
+                             "left unchanged.")
+    if torch.allclose(answer, weight.clamp(-c, c)):
+        return report(False, "you clipped each weight to [-c, c]. The constraint is on a row's Euclidean norm: "
+                             "a row longer than c is rescaled as a whole, keeping its direction.")
+    short = (norms <= c).flatten()
+    if not torch.allclose(answer[short], weight[short], rtol=1e-5, atol=1e-6):
+        return report(False, "some rows with norm ≤ c were changed; a projection leaves points inside the ball "
+                             "where they are.")
+    if torch.allclose(answer_norms, norms.flatten(), rtol=1e-4):
+        return report(False, "rows longer than c kept their length: they must be scaled down to norm c.")
+    return report(False, f"your projection differs from the expected one by up to "
+                         f"{float((answer - expected).abs().max()):.2g}; rows longer than c should end with norm "
+                         "c and point in their original direction.")

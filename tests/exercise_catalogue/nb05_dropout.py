@@ -1,11 +1,13 @@
-"""Notebook 05: inverted dropout in torch; dropout forward and backward in NumPy; a finite-difference check."""
+"""Notebook 05: inverted dropout in torch; dropout forward and backward in NumPy; a finite-difference check;
+the max-norm projection."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from course_utils.checks.dropout import (NumpyDropout, check_dropout, check_dropout_backward,
-                                         check_numerical_gradient, inverted_dropout, numerical_gradient)
+from course_utils.checks.dropout import (NumpyDropout, check_dropout, check_dropout_backward, check_max_norm,
+                                         check_numerical_gradient, inverted_dropout, max_norm_projection,
+                                         numerical_gradient)
 
 from . import Exercise, Wrong
 
@@ -201,5 +203,59 @@ EXERCISES += [
         "whole array at once": Wrong(whole_array_at_once, "perturb ONE element at a time"),
         "x left perturbed": Wrong(not_restored, "restore each element", kind="in-place"),
         "returns a list": Wrong(as_list, "must return a NumPy array", kind="type"),
+    }),
+]
+
+
+def with_renorm(weight, c):
+    return torch.renorm(weight, p=2, dim=0, maxnorm=c)
+
+
+def row_by_row(weight, c):
+    projected = weight.clone()
+    for j, row in enumerate(weight):
+        norm = row.norm()
+        if norm > c:
+            projected[j] = row * (c / norm)
+    return projected
+
+
+def whole_matrix(weight, c):
+    return weight * min(1.0, c / float(weight.norm()))
+
+
+def per_column(weight, c):
+    return weight * torch.clamp(c / weight.norm(dim=0, keepdim=True), max=1.0)
+
+
+def every_row_to_c(weight, c):
+    return weight * c / weight.norm(dim=1, keepdim=True)
+
+
+def ratio_upside_down(weight, c):
+    return weight * torch.clamp(weight.norm(dim=1, keepdim=True) / c, max=1.0)
+
+
+def clipped_elements(weight, c):
+    return weight.clamp(-c, c)
+
+
+def max_norm_in_place(weight, c):
+    return weight.mul_(torch.clamp(c / weight.norm(dim=1, keepdim=True), max=1.0))
+
+
+def max_norm_as_numpy(weight, c):
+    return max_norm_projection(weight, c).numpy()
+
+
+EXERCISES += [
+    Exercise("05.4 max-norm projection", check_max_norm, right=(max_norm_projection, with_renorm, row_by_row), wrong={
+        "one norm for the whole matrix": Wrong(whole_matrix, "scaled the whole matrix by one factor"),
+        "columns instead of rows": Wrong(per_column, "you bounded the columns"),
+        "shorter rows projected too": Wrong(every_row_to_c, "including rows that were shorter"),
+        "ratio upside down": Wrong(ratio_upside_down, "some rows with norm ≤ c were changed"),
+        "each weight clipped": Wrong(clipped_elements, "clipped each weight"),
+        "changes weight in place": Wrong(max_norm_in_place, "changed weight in place", kind="in-place"),
+        "returns a NumPy array": Wrong(max_norm_as_numpy, "must return a tensor", kind="type"),
     }),
 ]
