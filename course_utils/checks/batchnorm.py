@@ -7,6 +7,9 @@ the checkers compare a learner's function with torch directly.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
 from ..validation import check_nonnegative, check_number
@@ -16,7 +19,8 @@ EPS = 1e-5
 
 
 def batch_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, running_mean: torch.Tensor,
-               running_var: torch.Tensor, training: bool, momentum: float = 0.1, eps: float = EPS):
+               running_var: torch.Tensor, training: bool, momentum: float = 0.1,
+               eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Batch normalization of ``x`` (batch, features) or (batch, features, length), as ``nn.BatchNorm1d`` does it.
 
     Training: normalize with the batch's mean and (biased) variance, and move the
@@ -53,7 +57,8 @@ def channel_statistics(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x.mean(dim=dims), x.var(dim=dims, unbiased=False)
 
 
-def batch_norm_backward(grad_out: torch.Tensor, x: torch.Tensor, gamma: torch.Tensor, eps: float = EPS):
+def batch_norm_backward(grad_out: torch.Tensor, x: torch.Tensor, gamma: torch.Tensor,
+                        eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gradients of a training-mode batch norm of ``x`` (batch, features) w.r.t. x, gamma and beta.
 
     ``grad_out`` is the loss's gradient w.r.t. the output. Each x̂ depends on every example of the batch
@@ -67,7 +72,9 @@ def batch_norm_backward(grad_out: torch.Tensor, x: torch.Tensor, gamma: torch.Te
     return grad_x, grad_gamma, grad_beta
 
 
-def fold_batch_norm(weight, bias, gamma, beta, running_mean, running_var, eps: float = EPS):
+def fold_batch_norm(weight: torch.Tensor, bias: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
+                    running_mean: torch.Tensor, running_var: torch.Tensor,
+                    eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
     """The (weight, bias) of one linear layer equal to ``Linear(weight, bias)`` then batch norm in eval mode.
 
     In eval mode batch norm is a fixed affine map per output unit, s·(z − running_mean) + beta with
@@ -117,7 +124,7 @@ def _generator(seed: int) -> torch.Generator:
 
 # ----------------------------------------------------------------------------------------- 07.1: statistics
 
-def check_channel_statistics(statistics) -> Verdict:
+def check_channel_statistics(statistics: Callable[..., Any]) -> Verdict:
     """Exercise 07.1: ``channel_statistics(x)`` → (mean, biased variance) per feature, for 2-D and 3-D ``x``."""
     with torch.random.fork_rng():  # the notebook's random stream is left as it was
         return _check_channel_statistics(statistics)
@@ -198,7 +205,7 @@ def _torch_layer(gamma, beta, running_mean, running_var, momentum):
 RETURNS = "(output, new_running_mean, new_running_var)"
 
 
-def check_batch_norm(batch_norm_fn) -> Verdict:
+def check_batch_norm(batch_norm_fn: Callable[..., Any]) -> Verdict:
     """Exercise 07.2: ``batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps)``."""
     with torch.random.fork_rng():  # the notebook's random stream is left as it was
         return _check_batch_norm(batch_norm_fn)
@@ -315,7 +322,7 @@ def _finite_difference(grad_out, x, gamma, h=1e-6):
     return grad
 
 
-def check_batch_norm_backward(backward) -> Verdict:
+def check_batch_norm_backward(backward: Callable[..., Any]) -> Verdict:
     """Exercise 07.3: ``batch_norm_backward(grad_out, x, gamma, eps)`` → (grad_x, grad_gamma, grad_beta).
 
     Compared with torch autograd through ``torch.nn.functional.batch_norm`` on several shapes, and on the
@@ -414,7 +421,7 @@ def _diagnose_grad_x(grad_x, grad_out, x, gamma) -> str:
 
 # -------------------------------------------------------------------------------------------- 07.4: folding
 
-def check_fold_batch_norm(fold) -> Verdict:
+def check_fold_batch_norm(fold: Callable[..., Any]) -> Verdict:
     """Exercise 07.4: ``fold_batch_norm(weight, bias, gamma, beta, running_mean, running_var, eps)``."""
     with torch.random.fork_rng():  # the notebook's random stream is left as it was
         return _check_fold_batch_norm(fold)
@@ -474,3 +481,67 @@ def _diagnose_fold(answer, t) -> str:
     if _close(bias, (t["bias"] - t["running_mean"]) * scale):
         return "beta is missing from the new bias."
     return "the weight is right; check the bias: the linear output's bias goes through the same normalization."
+
+
+# --------------------------------------------------------------------------- 07.5: effective learning rate
+
+def effective_learning_rates(weight: torch.Tensor, lr: float) -> torch.Tensor:
+    """``lr / ‖w_j‖²`` for each row (output unit) j of a weight matrix (out, in) that feeds batch norm.
+
+    Batch norm standardizes each output unit, so each row is scale-invariant on its own: its gradient is
+    orthogonal to it and shrinks as 1/‖w_j‖, and an SGD step turns it by an angle proportional to lr / ‖w_j‖².
+    """
+    return lr / weight.pow(2).sum(dim=1)
+
+
+def check_effective_learning_rates(effective_lr: Callable[..., Any]) -> Verdict:
+    """Exercise 07.5: ``effective_learning_rates(weight, lr)`` → one lr / ‖w_j‖² per output unit (row)."""
+    with torch.random.fork_rng():  # the notebook's random stream is left as it was
+        return _check_effective_learning_rates(effective_lr)
+
+
+def _check_effective_learning_rates(effective_lr) -> Verdict:
+    # square first, so that norms over the columns have the right shape and only their values give them away
+    for seed, ((n_out, n_in), lr) in enumerate([((4, 4), 0.1), ((6, 3), 0.5), ((1, 7), 0.02), ((3, 9), 2.0)]):
+        generator = _generator(300 + seed)
+        row_scales = 0.2 + 3 * torch.rand(n_out, 1, generator=generator, dtype=torch.float64)  # rows differ in size
+        weight = row_scales * torch.randn(n_out, n_in, generator=generator, dtype=torch.float64)
+        given = weight.clone()
+        shown = f"effective_learning_rates(weight of shape {(n_out, n_in)}, lr={lr})"
+        answer, unanswered = attempt(effective_lr, given, lr, name="effective_learning_rates", shown=shown)
+        if unanswered is not None:
+            return unanswered
+        if not isinstance(answer, torch.Tensor):
+            return report(False, f"{shown} returned a {type(answer).__module__.split('.')[0]}.{type(answer).__name__}; "
+                                 "it receives a torch tensor and must return a torch tensor (use torch operations "
+                                 "such as weight.norm(dim=...) rather than NumPy ones).")
+        if (wrong := _changed_in_place("effective_learning_rates", {"weight": weight}, (given,))) is not None:
+            return wrong
+        expected = effective_learning_rates(weight, lr)
+        if answer.shape != expected.shape:
+            return report(False, f"{shown} must return one value per output unit, shape ({n_out},); got shape "
+                                 f"{tuple(answer.shape)}: {_diagnose_effective_lr(answer, weight, lr)}")
+        if not _close(answer, expected, 1e-10):
+            return report(False, f"{shown} gives the wrong values: {_diagnose_effective_lr(answer, weight, lr)}")
+    return report(True, "one effective learning rate lr / ‖w_j‖² per output unit, on four weight shapes: scale a "
+                        "unit's weights by c and its effective learning rate falls by c².")
+
+
+def _diagnose_effective_lr(answer, weight, lr) -> str:
+    squares = weight.pow(2)
+    mistakes = [
+        (lr / squares.sum(), "you used the norm of the whole matrix; batch norm standardizes each output unit on its "
+                             "own, so each row of the weight has its own norm and its own effective learning rate."),
+        (lr / squares.sum(dim=0), "you took the norms of the columns (one per input); a unit's weights are a row of "
+                                  "the weight (out, in): take the norm over dim 1."),
+        (lr / squares.sum(dim=1).sqrt(), "you divided by the norm; the effective learning rate divides by the "
+                                         "squared norm, lr / ‖w_j‖²."),
+        (lr * squares.sum(dim=1), "you multiplied by the squared norm; a larger norm means a smaller turn per step, "
+                                  "so divide: lr / ‖w_j‖²."),
+    ]
+    values = answer.detach().reshape(-1).double()
+    for candidate, why in mistakes:
+        if values.numel() == candidate.numel() or candidate.numel() == 1:
+            if _close(values, candidate.reshape(-1).expand(values.numel()).contiguous(), 1e-10):
+                return why
+    return "the effective learning rate of unit j is lr divided by the squared norm of row j of the weight."

@@ -1,6 +1,9 @@
 """Checkers for the exercises of notebook 03 (L1, L2 and weight decay)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import copy
 
 import numpy as np
@@ -13,7 +16,7 @@ def _soft_threshold(z, threshold):
     return np.sign(z) * np.maximum(np.abs(z) - threshold, 0.0)
 
 
-def check_soft_threshold(soft_threshold) -> Verdict:
+def check_soft_threshold(soft_threshold: Callable[..., Any]) -> Verdict:
     """Exercise 03.1: ``soft_threshold(z, threshold)``, the minimizer of ½(w − z)² + threshold·|w|, elementwise."""
     rng = np.random.default_rng(31)
     fixed = np.array([-3.0, -1.0, -0.5, 0.0, 0.2, 0.5, 0.9, 2.5])
@@ -115,7 +118,7 @@ LOOP_MISTAKES = {
 }
 
 
-def check_train_with_l2(train_with_l2) -> Verdict:
+def check_train_with_l2(train_with_l2: Callable[..., Any]) -> Verdict:
     """Exercise 03.2: ``train_with_l2(model, x, y, weight_decay, lr, steps)`` equals SGD(weight_decay)."""
     with torch.random.fork_rng():  # the notebook's own random stream is left as it was
         return _check_train_with_l2(train_with_l2)
@@ -224,7 +227,7 @@ def _learner_adam(adam_step, w, grads, lr, weight_decay, decoupled):
     return trajectory, None
 
 
-def check_adam_step(adam_step) -> Verdict:
+def check_adam_step(adam_step: Callable[..., Any]) -> Verdict:
     """Exercise 03.3: ``adam_step(w, grad, m, v, t, lr, weight_decay, decoupled)`` matches torch's Adam / AdamW."""
     rng = np.random.default_rng(3)
     for shape, lr, weight_decay in [((6,), 0.01, 0.5), ((3, 4), 0.05, 0.1)]:

@@ -6,7 +6,8 @@ import torch
 
 from course_utils.checks.batchnorm import (batch_norm, batch_norm_backward, channel_statistics,
                                            check_batch_norm, check_batch_norm_backward, check_channel_statistics,
-                                           check_fold_batch_norm, fold_batch_norm)
+                                           check_effective_learning_rates, check_fold_batch_norm,
+                                           effective_learning_rates, fold_batch_norm)
 
 from . import Exercise, Wrong
 
@@ -249,6 +250,41 @@ def scales_weight_in_place(weight, bias, gamma, beta, running_mean, running_var,
 
 TORCH_TYPE = "receives torch tensors and must return torch tensors"
 
+
+# ---------------------------------------------------------------------------- 07.5 effective learning rate
+
+def with_vector_norm(weight, lr):
+    return lr / torch.linalg.vector_norm(weight, dim=1) ** 2
+
+
+def whole_matrix_norm(weight, lr):
+    return lr / weight.norm() ** 2
+
+
+def whole_matrix_norm_per_unit(weight, lr):
+    return (lr / weight.norm() ** 2).expand(weight.shape[0])
+
+
+def column_norms(weight, lr):
+    return lr / weight.norm(dim=0) ** 2
+
+
+def norm_not_squared(weight, lr):
+    return lr / weight.norm(dim=1)
+
+
+def times_squared_norm(weight, lr):
+    return lr * weight.norm(dim=1) ** 2
+
+
+def numpy_effective_lr(weight, lr):
+    return lr / (np.asarray(weight) ** 2).sum(axis=1)
+
+
+def squares_weight_in_place(weight, lr):
+    return lr / weight.pow_(2).sum(dim=1)
+
+
 EXERCISES = [
     Exercise("07.1 per-channel batch statistics", check_channel_statistics,
              right=(channel_statistics, var_mean_correction_zero), wrong={
@@ -299,5 +335,16 @@ EXERCISES = [
                  "NumPy arrays": Wrong(numpy_fold, TORCH_TYPE, kind="type"),
                  "scales the weight in place": Wrong(scales_weight_in_place, "changed its input weight in place",
                                                      kind="in-place"),
+             }),
+    Exercise("07.5 effective learning rate of a unit feeding batch norm", check_effective_learning_rates,
+             right=(effective_learning_rates, with_vector_norm), wrong={
+                 "norm of the whole matrix": Wrong(whole_matrix_norm, "norm of the whole matrix"),
+                 "whole-matrix norm, repeated per unit": Wrong(whole_matrix_norm_per_unit, "norm of the whole matrix"),
+                 "norms of the columns": Wrong(column_norms, "norms of the columns"),
+                 "norm not squared": Wrong(norm_not_squared, "you divided by the norm"),
+                 "multiplied by the squared norm": Wrong(times_squared_norm, "you multiplied by the squared norm"),
+                 "NumPy array": Wrong(numpy_effective_lr, "must return a torch tensor", kind="type"),
+                 "squares the weight in place": Wrong(squares_weight_in_place, "changed its input weight in place",
+                                                      kind="in-place"),
              }),
 ]
