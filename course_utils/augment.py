@@ -14,6 +14,10 @@ own instead: that is how a batched sweep gives each member the draws ``fit``
 would (``can_transform`` says which layers allow it). Sequences are (batch,
 length) or (batch, 1, length); images are flattened rows (batch, height·width)
 or (batch, 1, height, width).
+
+CutMix changes the labels as well as the inputs, so it is no layer: ``cutmix``
+takes a batch and its labels and returns the labels' weights, like mixup, for
+a training loop that blends its losses.
 """
 from __future__ import annotations
 
@@ -28,9 +32,9 @@ from .config import Config
 from .models import GaussianNoise, build_model
 from .validation import check_choice, check_number, check_positive_int
 
-__all__ = ["Compose", "GaussianNoise", "RandomFlip", "RandomRotation", "RandomScale", "RandomShift",
-           "RandomImageShift", "WithAugmentation", "affine_images", "can_transform", "flip_images", "shift",
-           "with_augmentation"]
+__all__ = ["Compose", "Cutout", "GaussianNoise", "RandomFlip", "RandomRotation", "RandomScale", "RandomShift",
+           "RandomImageShift", "WithAugmentation", "affine_images", "box_masks", "can_transform", "cut_and_paste",
+           "cutmix", "flip_images", "random_boxes", "shift", "with_augmentation"]
 
 SHIFT_MODES = ("circular", "zeros")
 
@@ -269,6 +273,123 @@ class RandomFlip(_RandomTransform):
 
     def extra_repr(self) -> str:
         return f"image_shape={self.image_shape}, p={self.p}"
+
+
+def _check_side(side, name: str, n: int) -> torch.Tensor:
+    """A box side as an int64 tensor of shape (n,): one whole number >= 0, or one per box."""
+    if isinstance(side, torch.Tensor):
+        if side.is_floating_point() or side.shape not in ((), (n,)) or bool((side < 0).any()):
+            raise ValueError(f"{name} must be a whole number >= 0 or an integer tensor of shape ({n},); got "
+                             f"{side!r:.80}")
+        return side.to(torch.int64).expand(n)
+    return torch.full((n,), check_positive_int(side, name, minimum=0), dtype=torch.int64)
+
+
+def random_boxes(n: int, image_shape: tuple[int, int], height: int | torch.Tensor, width: int | torch.Tensor,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` boxes of ``height`` × ``width`` pixels, each centred on a pixel drawn uniformly from the whole image
+    and clipped at its border, as Cutout (DeVries & Taylor 2017) and CutMix (Yun et al. 2019) draw them.
+
+    ``height`` and ``width`` are whole numbers, or int64 tensors of shape (n,) with one size per box. A box
+    centred on pixel (r, c) covers rows r - height // 2 to r - height // 2 + height - 1, and likewise columns;
+    near the border part of it falls outside, so it covers fewer pixels. Returns an int64 tensor (n, 4) of
+    (top, bottom, left, right), bottom and right excluded: box i is ``image[top:bottom, left:right]``.
+    """
+    n = check_positive_int(n, "n", minimum=0)
+    rows, columns = _check_image_shape(image_shape)
+    height, width = _check_side(height, "height", n), _check_side(width, "width", n)
+    centre_row = torch.randint(rows, (n,), generator=generator)
+    centre_column = torch.randint(columns, (n,), generator=generator)
+    top, left = centre_row - height // 2, centre_column - width // 2
+    return torch.stack([top.clamp(0, rows), (top + height).clamp(0, rows),
+                        left.clamp(0, columns), (left + width).clamp(0, columns)], dim=1)
+
+
+def box_masks(boxes: torch.Tensor, image_shape: tuple[int, int]) -> torch.Tensor:
+    """(n, height, width) bool masks, True inside each box (top, bottom, left, right) of ``random_boxes``."""
+    rows, columns = _check_image_shape(image_shape)
+    if not isinstance(boxes, torch.Tensor) or boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must be a tensor of shape (n, 4), rows (top, bottom, left, right); got "
+                         f"{boxes!r:.80}")
+    top, bottom, left, right = (side.view(-1, 1, 1) for side in boxes.unbind(1))
+    row, column = torch.arange(rows).view(1, -1, 1), torch.arange(columns).view(1, 1, -1)
+    return (row >= top) & (row < bottom) & (column >= left) & (column < right)
+
+
+class Cutout(_RandomTransform):
+    """Erase a ``size`` × ``size`` square of each image (set it to 0), at its own random place (DeVries & Taylor 2017).
+
+    The square is centred on a pixel drawn uniformly from the whole image and
+    clipped at the border (``random_boxes``), so near an edge less is erased,
+    as in the paper: every part of the image is sometimes hidden. With
+    probability ``1 - p`` an image is left whole.
+    """
+
+    def __init__(self, image_shape: tuple[int, int] = (8, 8), size: int = 4, p: float = 1.0):
+        super().__init__()
+        self.image_shape = _check_image_shape(image_shape)
+        self.size = check_positive_int(size, "size", minimum=0)
+        self.p = _check_probability(p)
+
+    def transform(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.size == 0 or self.p == 0:
+            return x
+        images = _as_images(x, self.image_shape)
+        erased = box_masks(random_boxes(len(x), self.image_shape, self.size, self.size, generator),
+                           self.image_shape)
+        chosen = _chosen(len(x), self.p, generator)
+        if chosen is not None:
+            erased = erased & chosen.view(-1, 1, 1)
+        return images.masked_fill(erased.unsqueeze(1), 0.0).reshape(x.shape)
+
+    def extra_repr(self) -> str:
+        return f"image_shape={self.image_shape}, size={self.size}, p={self.p}"
+
+
+def cut_and_paste(x1: torch.Tensor, x2: torch.Tensor, lam: float | torch.Tensor,
+                  image_shape: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """CutMix's image step: paste one random box of ``x2`` into ``x1``; return ``(mixed, weight)``.
+
+    The box's sides are ``√(1 - lam)`` times the image's, rounded to whole
+    pixels, so its area is about ``1 - lam`` of the image; it is centred on a
+    uniformly drawn pixel and clipped at the border (``random_boxes``), one box
+    for the whole batch as in the authors' code. ``weight`` is the share of
+    pixels that still come from ``x1`` (a 0-d tensor): ``lam`` corrected for
+    the rounding and the clipping, and the weight of ``x1``'s label.
+    """
+    _check_tensor(x1, "x1")
+    if not isinstance(x2, torch.Tensor) or x2.shape != x1.shape:
+        raise ValueError(f"x2 must be a tensor of x1's shape {tuple(x1.shape)}; got {getattr(x2, 'shape', x2)!r}")
+    lam = check_number(float(lam), "lam", low=0.0, high=1.0)
+    image_shape = _check_image_shape(image_shape)
+    first, second = _as_images(x1, image_shape), _as_images(x2, image_shape)
+    scale = math.sqrt(1.0 - lam)
+    box = random_boxes(1, image_shape, round(scale * image_shape[0]), round(scale * image_shape[1]))
+    pasted = box_masks(box, image_shape)                                    # (1, H, W)
+    mixed = torch.where(pasted.unsqueeze(1), second, first).reshape(x1.shape)
+    return mixed, 1.0 - pasted.to(torch.float32).mean()
+
+
+def cutmix(x: torch.Tensor, y: torch.Tensor, alpha: float, image_shape: tuple[int, int],
+           p: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | float]:
+    """CutMix (Yun et al. 2019) for one batch: ``(mixed, y, y2, weight)``, the loss being
+    ``weight · CE(ŷ, y) + (1 - weight) · CE(ŷ, y2)``, as for mixup.
+
+    With probability ``p`` (the paper: 0.5 on CIFAR, 1 on ImageNet) the batch
+    is mixed: λ ~ Beta(alpha, alpha), a partner for each image (the batch in
+    shuffled order, labels ``y2``) and ``cut_and_paste``; otherwise it comes
+    back as it is, with ``y2 = y`` and weight 1. Draws from torch's global
+    random stream.
+    """
+    _check_tensor(x)
+    alpha = check_number(alpha, "alpha", low=0.0, low_inclusive=False)
+    p = _check_probability(p)
+    if p < 1 and float(torch.rand(())) >= p:
+        return x, y, y, 1.0
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    partner = torch.randperm(len(x))
+    mixed, weight = cut_and_paste(x, x[partner], lam, image_shape)
+    return mixed, y, y[partner], weight
 
 
 # ------------------------------------------------------------------ experiments

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import course_utils as cu
-from course_utils.augment import (Compose, GaussianNoise, RandomFlip, RandomImageShift, RandomRotation,
+from course_utils.augment import (Compose, Cutout, GaussianNoise, RandomFlip, RandomImageShift, RandomRotation,
                                   RandomScale, RandomShift, affine_images, can_transform, flip_images, shift,
                                   with_augmentation)
 from course_utils.batched import train_batched
@@ -20,7 +20,7 @@ sweep_module = importlib.import_module("course_utils.sweep")   # the package exp
 LAYERS = [lambda: RandomShift(3), lambda: RandomShift(3, mode="zeros"), lambda: RandomScale(0.5, 1.5),
           lambda: GaussianNoise(0.3), lambda: Compose(RandomShift(2), RandomScale(0.9, 1.1))]
 IMAGE_LAYERS = [lambda: RandomImageShift((8, 8), 1), lambda: RandomRotation((8, 8), 15),
-                lambda: RandomFlip((8, 8), 0.5)]
+                lambda: RandomFlip((8, 8), 0.5), lambda: Cutout((8, 8), 3), lambda: Cutout((8, 8), 4, p=0.5)]
 
 
 @pytest.mark.parametrize("make", LAYERS + IMAGE_LAYERS)

@@ -6,14 +6,19 @@ training)``: in training, move each sequence of the batch (batch, length) by
 its own random whole number of positions, uniform in [-max_shift, max_shift],
 filling the positions it moved away from with zeros; at evaluation, return
 ``x`` unchanged. Exercise 6.3 asks for ``mixup_loss(logits, y1, y2, lam)``,
-compared with torch's cross-entropy on blended probability targets.
+compared with torch's cross-entropy on blended probability targets. Exercise
+6.4 asks for ``cut_and_paste(x1, x2, lam)``, CutMix's box and label weight.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
+from numbers import Real
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from ..augment import shift
+from ..augment import cut_and_paste, shift
 from ..validation import check_positive_int
 from . import Verdict, attempt, call, report, wrong_tensor
 
@@ -55,7 +60,7 @@ def _zeros_at_wrong_end(out: torch.Tensor, x: torch.Tensor) -> bool:
     return False
 
 
-def check_random_shift(random_shift) -> Verdict:
+def check_random_shift(random_shift: Callable[..., Any]) -> Verdict:
     """Exercise 6.2: ``random_shift(x, max_shift, training)``, a zero-padded random shift per sequence."""
     with torch.random.fork_rng():  # the notebook's own random stream is left as it was
         return _check_random_shift(random_shift)
@@ -136,7 +141,7 @@ def random_amplitude(x: torch.Tensor, low: float, high: float, training: bool = 
     return x * (low + (high - low) * torch.rand(len(x), 1, dtype=x.dtype))
 
 
-def check_random_scale(random_scale) -> Verdict:
+def check_random_scale(random_scale: Callable[..., Any]) -> Verdict:
     """Exercise 6.1: ``random_scale(x, low, high, training)``, a random amplitude per sequence."""
     with torch.random.fork_rng():  # the notebook's own random stream is left as it was
         return _check_random_scale(random_scale)
@@ -193,13 +198,14 @@ def _check_random_scale(random_scale) -> Verdict:
                         "evaluation is left untouched.")
 
 
-def mixup_cross_entropy(logits: torch.Tensor, y1: torch.Tensor, y2: torch.Tensor, lam) -> torch.Tensor:
+def mixup_cross_entropy(logits: torch.Tensor, y1: torch.Tensor, y2: torch.Tensor,
+                        lam: float | torch.Tensor) -> torch.Tensor:
     """The reference for exercise 6.3: cross-entropy with the blended probability targets, as torch computes it."""
     targets = lam * F.one_hot(y1, logits.shape[1]) + (1 - lam) * F.one_hot(y2, logits.shape[1])
     return F.cross_entropy(logits, targets.to(logits.dtype))
 
 
-def check_mixup_loss(mixup_loss) -> Verdict:
+def check_mixup_loss(mixup_loss: Callable[..., Any]) -> Verdict:
     """Exercise 6.3: ``mixup_loss(logits, y1, y2, lam)``, compared with torch's cross-entropy on blended targets."""
     with torch.random.fork_rng():
         return _check_mixup_loss(mixup_loss)
@@ -266,3 +272,135 @@ def _mixup_mistake(value, logits, y1, y2, lam) -> str | None:
         if abs(value - float(wrong)) < 1e-6 * max(1.0, abs(float(wrong))):
             return mistake + "."
     return None
+
+
+def paste_random_box(x1: torch.Tensor, x2: torch.Tensor,
+                     lam: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference for exercise 6.4: the library's ``cut_and_paste`` on images of shape (batch, height, width)."""
+    batch, height, width = x1.shape
+    mixed, weight = cut_and_paste(x1.reshape(batch, -1), x2.reshape(batch, -1), lam, (height, width))
+    return mixed.reshape(x1.shape), weight
+
+
+# (batch, height, width, lam, calls): large images tell a side of √(1 − lam) from one of 1 − lam, even after rounding
+_CUT_CASES = [(3, 20, 32, 0.75, 150), (4, 12, 12, 0.5, 150), (2, 8, 8, 1.0, 5)]
+
+
+def check_cut_and_paste(cut_and_paste: Callable[..., Any]) -> Verdict:
+    """Exercise 6.4: ``cut_and_paste(x1, x2, lam)`` -> (mixed, weight), CutMix's box and the weight of x1's label.
+
+    One box for the batch is what the exercise asks; one box per image with one weight per image (shape (batch,))
+    is accepted too.
+    """
+    with torch.random.fork_rng():
+        return _check_cut_and_paste(cut_and_paste)
+
+
+def _box_of(pasted: torch.Tensor) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the rectangle an (H, W) bool mask fills, (0, 0, 0, 0) if empty, None if none."""
+    rows, columns = pasted.any(1).nonzero().flatten(), pasted.any(0).nonzero().flatten()
+    if len(rows) == 0:
+        return 0, 0, 0, 0
+    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(columns[0]), int(columns[-1]) + 1
+    if int(pasted.sum()) != (bottom - top) * (right - left) or not bool(pasted[top:bottom, left:right].all()):
+        return None
+    return top, bottom, left, right
+
+
+def _check_cut_and_paste(answer) -> Verdict:
+    torch.manual_seed(2)
+    for batch, height, width, lam, calls in _CUT_CASES:
+        shown = f"cut_and_paste(x1, x2, lam={lam}) on images of shape ({batch}, {height}, {width})"
+        boxes = []
+        for _ in range(calls):
+            x1 = torch.rand(batch, height, width, dtype=torch.float64) + 1     # x1 > 0 and x2 < 0: every pixel
+            x2 = -torch.rand(batch, height, width, dtype=torch.float64) - 1    # of the output says where it came from
+            given1, given2 = x1.clone(), x2.clone()
+            result, unanswered = attempt(answer, given1, given2, lam, name="cut_and_paste", shown=shown)
+            if unanswered is not None:
+                return unanswered
+            if not (torch.equal(given1, x1) and torch.equal(given2, x2)):
+                return report(False, "cut_and_paste changed x1 or x2 in place (e.g. x1[..., box] = x2[..., box]). "
+                                     "Both are training images of later batches too: build a new tensor, e.g. "
+                                     "with torch.where.")
+            if not isinstance(result, (tuple, list)) or len(result) != 2:
+                return report(False, f"cut_and_paste must return a pair (mixed, weight); got "
+                                     f"{type(result).__name__}.")
+            mixed, weight = result
+            if (wrong := wrong_tensor(mixed, x1, "cut_and_paste's mixed")) is not None:
+                return wrong
+            weight = torch.as_tensor(weight, dtype=torch.float64) if isinstance(weight, (Real, torch.Tensor)) \
+                else None
+            if weight is None or weight.numel() not in (1, batch):
+                return report(False, "the weight must be one number (a float or a 0-d tensor), the share of x1's "
+                                     "pixels left in mixed, or one per image if each image got its own box.")
+            from_x2 = mixed < 0
+            if not torch.equal(torch.where(from_x2, x2, x1), mixed.to(x1.dtype)):
+                return report(False, "some pixels of mixed are neither x1's nor x2's: CutMix does not blend "
+                                     "pixel values (that is mixup); each pixel is copied from x1 or, inside the "
+                                     "box, from x2.")
+            found = [_box_of(mask) for mask in from_x2]
+            if any(box is None for box in found):
+                outside = [_box_of(~mask) for mask in from_x2]
+                if all(box is not None for box in outside):
+                    return report(False, "x1 and x2 are the wrong way round: mixed must be x1 with a box of x2 "
+                                         "pasted in, not x2 with a box of x1.")
+                return report(False, "the pixels taken from x2 do not form one rectangle (rows top to bottom, "
+                                     "columns left to right).")
+            share = 1 - from_x2.double().mean((1, 2))                           # (batch,): x1's share per image
+            if weight.numel() == 1 and len(set(found)) > 1:
+                return report(False, "the images got different boxes but there is one weight: draw one box for "
+                                     "the batch (or return one weight per image).")
+            expected = share if weight.numel() == batch else share[:1]
+            if not torch.allclose(weight.reshape(-1), expected, atol=1e-6):
+                value = float(weight.reshape(-1)[0])
+                if abs(value - lam) < 1e-9:
+                    message = ("the weight is lam itself. After rounding the sides and clipping at the border "
+                               "the box rarely covers exactly 1 − lam of the image: return the share of pixels "
+                               "that really still come from x1.")
+                elif torch.allclose(weight.reshape(-1), 1 - expected, atol=1e-6):
+                    message = ("the weight is the share of pixels from x2; the weight of x1's label is the share "
+                               "of pixels that still come from x1.")
+                else:
+                    message = (f"the weight {value:.4f} is not the share of pixels still from x1 "
+                               f"({float(expected[0]):.4f}).")
+                return report(False, message)
+            boxes += found
+        if len(set(boxes)) == 1 and calls > 5 and lam < 1:
+            return report(False, "every call pasted the same box: draw its centre anew on every call (from "
+                                 "torch's random stream, not a fixed seed).")
+        if lam == 1.0:
+            if any(box != (0, 0, 0, 0) for box in boxes):
+                return report(False, "with lam = 1 the box has no area: mixed must be x1 and the weight 1.")
+            continue
+        side_rows, side_columns = (1 - lam) ** 0.5 * height, (1 - lam) ** 0.5 * width
+        tallest = max(bottom - top for top, bottom, _, _ in boxes)
+        widest = max(right - left for _, _, left, right in boxes)
+        if abs(tallest - side_rows) > 2 or abs(widest - side_columns) > 2:
+            if abs(tallest - (1 - lam) * height) <= 1 and abs(widest - (1 - lam) * width) <= 1:
+                hint = "its sides are 1 − lam times the image's, so its area is (1 − lam)²: take the square root."
+            elif abs(tallest - side_columns) <= 2 and abs(widest - side_rows) <= 2:
+                hint = "height and width are swapped: the box's height follows the image's height."
+            elif abs(tallest - lam ** 0.5 * height) <= 2 and abs(widest - lam ** 0.5 * width) <= 2:
+                hint = "its area is lam, but lam is the share that stays x1: the box covers 1 − lam."
+            else:
+                hint = "draw sides of √(1 − lam) times the image's height and width, rounded to whole pixels."
+            return report(False, f"for lam = {lam} on {height} × {width} images the box should be about "
+                                 f"{side_rows:.1f} × {side_columns:.1f} pixels where it is not clipped; your "
+                                 f"largest was {tallest} × {widest}: {hint}")
+        full = [box for box in boxes if box[1] - box[0] == tallest and box[3] - box[2] == widest]
+        if len(full) == len(boxes):
+            return report(False, "your boxes always lie wholly inside the image. Centre each on a pixel drawn "
+                                 "from the whole image and clip it at the border, as the paper does: then the "
+                                 "border is pasted over as often as the middle is, nearly.")
+        clipped = {"top": any(top == 0 and bottom - top < tallest for top, bottom, _, _ in boxes),
+                   "bottom": any(bottom == height and bottom - top < tallest for top, bottom, _, _ in boxes),
+                   "left": any(left == 0 and right - left < widest for _, _, left, right in boxes),
+                   "right": any(right == width and right - left < widest for _, _, left, right in boxes)}
+        if not all(clipped.values()):
+            never = " or ".join(side for side, seen in clipped.items() if not seen)
+            return report(False, f"in {calls} calls no box was cut off at the {never} border, though boxes near "
+                                 "every edge should be: the random pixel must be the box's centre, not its corner, "
+                                 "so that the box reaches half its size on either side of it.")
+    return report(True, "one box per call with sides √(1 − lam) times the image's, centred anywhere and clipped "
+                        "at the border, pasted from x2, and the weight is the share of x1's pixels that is left.")

@@ -1,12 +1,13 @@
-"""Notebook 06: a random amplitude, a zero-padded random shift, and the mixup loss."""
+"""Notebook 06: a random amplitude, a zero-padded random shift, the mixup loss, and CutMix's box and weight."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
 from course_utils.augment import shift
-from course_utils.checks.augment import (check_mixup_loss, check_random_scale, check_random_shift,
-                                         mixup_cross_entropy, random_amplitude, random_padded_shift)
+from course_utils.checks.augment import (check_cut_and_paste, check_mixup_loss, check_random_scale,
+                                         check_random_shift, mixup_cross_entropy, paste_random_box,
+                                         random_amplitude, random_padded_shift)
 
 from . import Exercise, Wrong
 
@@ -178,6 +179,98 @@ def normalizes_logits_in_place(logits, y1, y2, lam):
     return mixup_as_two_losses(logits, y1, y2, lam)
 
 
+def _box(x1, lam, side=lambda fraction, length: round(fraction ** 0.5 * length), corner=False, inside=False):
+    """A (height, width) bool mask of one CutMix box drawn for images like x1; the keywords make the usual mistakes."""
+    _, height, width = x1.shape
+    box_height, box_width = side(1 - lam, height), side(1 - lam, width)
+    if inside:
+        top = int(torch.randint(height - box_height + 1, ()))
+        left = int(torch.randint(width - box_width + 1, ()))
+    else:
+        top, left = int(torch.randint(height, ())), int(torch.randint(width, ()))
+        if not corner:
+            top, left = top - box_height // 2, left - box_width // 2
+    rows, columns = torch.arange(height).view(-1, 1), torch.arange(width).view(1, -1)
+    return (rows >= top) & (rows < top + box_height) & (columns >= left) & (columns < left + box_width)
+
+
+def cut_and_paste_as_in_the_paper(x1, x2, lam):
+    """The authors' rand_bbox: sides truncated, the box from centre - side // 2 to centre + side // 2."""
+    _, height, width = x1.shape
+    cut_height, cut_width = int(height * (1 - lam) ** 0.5), int(width * (1 - lam) ** 0.5)
+    row, column = int(torch.randint(height, ())), int(torch.randint(width, ()))
+    top, bottom = max(row - cut_height // 2, 0), min(row + cut_height // 2, height)
+    left, right = max(column - cut_width // 2, 0), min(column + cut_width // 2, width)
+    mixed = x1.clone()
+    mixed[:, top:bottom, left:right] = x2[:, top:bottom, left:right]
+    return mixed, 1 - (bottom - top) * (right - left) / (height * width)
+
+
+def cut_and_paste_per_image(x1, x2, lam):
+    """One box per image, with one weight per image: also CutMix."""
+    masks = torch.stack([_box(x1, lam) for _ in range(len(x1))])
+    return torch.where(masks, x2, x1), 1 - masks.double().mean((1, 2))
+
+
+def weight_is_lam(x1, x2, lam):
+    return torch.where(_box(x1, lam), x2, x1), lam
+
+
+def weight_of_x2(x1, x2, lam):
+    box = _box(x1, lam)
+    return torch.where(box, x2, x1), box.double().mean()
+
+
+def side_without_square_root(x1, x2, lam):
+    box = _box(x1, lam, side=lambda fraction, length: round(fraction * length))
+    return torch.where(box, x2, x1), 1 - box.double().mean()
+
+
+def box_always_inside(x1, x2, lam):
+    box = _box(x1, lam, inside=True)
+    return torch.where(box, x2, x1), 1 - box.double().mean()
+
+
+def centre_used_as_corner(x1, x2, lam):
+    box = _box(x1, lam, corner=True)
+    return torch.where(box, x2, x1), 1 - box.double().mean()
+
+
+def pixels_blended(x1, x2, lam):
+    return lam * x1 + (1 - lam) * x2, lam
+
+
+def x1_pasted_into_x2(x1, x2, lam):
+    box = _box(x1, lam)
+    return torch.where(box, x1, x2), 1 - box.double().mean()
+
+
+def same_box_every_call(x1, x2, lam):
+    generator = torch.Generator().manual_seed(0)
+    _, height, width = x1.shape
+    side_h, side_w = round((1 - lam) ** 0.5 * height), round((1 - lam) ** 0.5 * width)
+    top = int(torch.randint(height, (), generator=generator)) - side_h // 2
+    left = int(torch.randint(width, (), generator=generator)) - side_w // 2
+    rows, columns = torch.arange(height).view(-1, 1), torch.arange(width).view(1, -1)
+    box = (rows >= top) & (rows < top + side_h) & (columns >= left) & (columns < left + side_w)
+    return torch.where(box, x2, x1), 1 - box.double().mean()
+
+
+def pasted_in_place(x1, x2, lam):
+    box = _box(x1, lam)
+    x1[:, box] = x2[:, box]
+    return x1, 1 - box.double().mean()
+
+
+def mixed_as_numpy(x1, x2, lam):
+    box = _box(x1, lam)
+    return torch.where(box, x2, x1).numpy(), 1 - box.double().mean()
+
+
+def mixed_only(x1, x2, lam):
+    return torch.where(_box(x1, lam), x2, x1)
+
+
 EXERCISES = [
     Exercise("06.1 random amplitude", check_random_scale, right=(random_amplitude, amplitude_with_uniform_), wrong={
         "one factor per element": Wrong(factor_per_element, "one factor per element"),
@@ -213,5 +306,19 @@ EXERCISES = [
         "cut off from the graph": Wrong(detached, "cut off from the graph"),
         "logits changed in place": Wrong(normalizes_logits_in_place, "changed logits in place", kind="in-place"),
         "returns a float": Wrong(as_float, "must return a torch tensor", kind="type"),
+    }),
+    Exercise("06.4 CutMix box and label weight", check_cut_and_paste,
+             right=(paste_random_box, cut_and_paste_as_in_the_paper, cut_and_paste_per_image), wrong={
+        "weight is lam": Wrong(weight_is_lam, "the weight is lam itself"),
+        "weight of x2": Wrong(weight_of_x2, "share of pixels from x2"),
+        "sides without the square root": Wrong(side_without_square_root, "take the square root"),
+        "box always inside": Wrong(box_always_inside, "always lie wholly inside"),
+        "centre used as corner": Wrong(centre_used_as_corner, "not its corner"),
+        "pixels blended": Wrong(pixels_blended, "does not blend pixel values"),
+        "x1 and x2 swapped": Wrong(x1_pasted_into_x2, "wrong way round"),
+        "same box every call": Wrong(same_box_every_call, "same box"),
+        "pasted into x1 in place": Wrong(pasted_in_place, "changed x1 or x2 in place", kind="in-place"),
+        "returns a NumPy array": Wrong(mixed_as_numpy, "must return a tensor", kind="type"),
+        "returns mixed alone": Wrong(mixed_only, "must return a pair", kind="type"),
     }),
 ]
