@@ -23,7 +23,7 @@ TOKEN ?=
 BOOK_OUTPUT ?= book
 TIMINGS := instructor/timings.json
 
-.PHONY: help install lab print-lab-args test execute bench margins compat lock data clean distclean \
+.PHONY: help install lab print-lab-args test execute bench reproduce margins compat lock data clean distclean \
 	learner book guide links hub hub-install hub-load
 
 help:
@@ -32,6 +32,7 @@ help:
 	@echo "make test       unit tests, then every notebook checked with nbval (offline, two settings)"
 	@echo "make execute    re-run every notebook in place and store its outputs"
 	@echo "make bench      time the training loops"
+	@echo "make reproduce  the MNIST-1D paper's baselines under its protocol, against its Table 1"
 	@echo "make compat     run every notebook with the newest releases pyproject.toml allows (not the lock); check every claim"
 	@echo "make margins    re-run copies of the notebooks elsewhere (2 threads, generic CPU code; data draws 1 and 2) and check every claim"
 	@echo "make data       regenerate data/mnist1d.npz (needs the [data] extra)"
@@ -87,6 +88,10 @@ guide: $(STAMP)
 
 bench: $(STAMP)
 	$(NB_ENV) $(BIN)/python benchmarks/bench_sweep.py
+	$(NB_ENV) $(BIN)/python benchmarks/bench_engines.py
+
+reproduce: $(STAMP)
+	$(NB_ENV) $(BIN)/python benchmarks/reproduce_mnist1d.py
 
 # Copies of the notebooks run with the portability settings and on other data draws (COURSE_DATA_DRAW), in explore
 # mode so that every verdict is recorded; then each claim is checked in every copy.

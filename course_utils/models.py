@@ -1,6 +1,8 @@
 """The course's networks, built from torch layers: an MLP and a small 1-D CNN."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -47,7 +49,7 @@ def _hidden_block(layer: nn.Module, width: int, activation: str, dropout: float,
 class MLP(nn.Sequential):
     """Fully connected network: inputs (batch, n_inputs) → outputs (batch, n_outputs)."""
 
-    def __init__(self, n_inputs: int, n_outputs: int, hidden=(100, 100), activation: str = "relu",
+    def __init__(self, n_inputs: int, n_outputs: int, hidden: Sequence[int] = (100, 100), activation: str = "relu",
                  dropout: float = 0.0, input_dropout: float = 0.0, batch_norm: bool = False,
                  input_noise: float = 0.0):
         check_positive_int(n_inputs, "n_inputs")
@@ -76,10 +78,11 @@ class CNN1d(nn.Module):
 
     Each conv layer has kernel 5, stride 2 and padding 2, halving the length; a
     linear layer reads out the flattened features. This is the course's CNN, not
-    the MNIST-1D paper's (kernels 5, 3, 3 with padding 1, trained 6,000 steps).
+    the MNIST-1D paper's (kernels 5, 3, 3 with padding 1, trained 6,000 steps),
+    which benchmarks/reproduce_mnist1d.py trains and compares with the paper's Table 1.
     """
 
-    def __init__(self, length: int, n_outputs: int, channels=(25, 25, 25), activation: str = "relu",
+    def __init__(self, length: int, n_outputs: int, channels: Sequence[int] = (25, 25, 25), activation: str = "relu",
                  dropout: float = 0.0, batch_norm: bool = False, input_noise: float = 0.0):
         super().__init__()
         check_positive_int(length, "length")

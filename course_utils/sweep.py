@@ -6,8 +6,10 @@ With ``Draws`` (or any callable ``replicate -> Dataset``) as the data, replicate
 r trains on the r-th data draw with initialization seed r, so a claim's
 replicates vary the data as well as the seed. Runs that share an
 architecture and a schedule are trained together as one stacked model
-(``batched.train_batched``), which matches training each alone up to float
-rounding and costs a fraction of the time; the rest run one by one.
+(``batched.train_batched`` for the course's networks, ``stacked.train_stacked``
+for those of a custom ``model_fn``, which also stacks runs of different
+replicates), which matches training each alone up to float rounding and costs
+a fraction of the time; the rest run one by one.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from torch import nn
@@ -26,7 +29,11 @@ from .batched import SHARED_FIELDS, can_batch, train_batched
 from .config import Config
 from .data import Dataset
 from .models import build_model
+from .stacked import train_stacked
 from .training import BAR_FORMAT, History, evaluate, fit, show_progress
+
+if TYPE_CHECKING:   # pandas is imported when a sweep runs
+    import pandas as pd
 
 __all__ = ["SweepResult", "sweep"]
 
@@ -35,12 +42,12 @@ __all__ = ["SweepResult", "sweep"]
 class SweepResult:
     """``table`` has one row per (configuration, seed); ``histories``/``models`` follow its rows."""
 
-    table: "pandas.DataFrame"  # noqa: F821
+    table: pd.DataFrame
     histories: list[History]
-    models: list
+    models: list[nn.Module]
     interrupted: bool = False
 
-    def summary(self, by: str | Sequence[str] = "label", metrics: Sequence[str] | None = None):
+    def summary(self, by: str | Sequence[str] = "label", metrics: Sequence[str] | None = None) -> pd.DataFrame:
         """Mean and standard deviation of each metric over seeds, per configuration.
 
         ``metrics`` defaults to the accuracies and the gap that the table has.
@@ -53,8 +60,8 @@ class SweepResult:
                     raise ValueError(f"unknown {kind} {name!r}; the table has {', '.join(self.table.columns)}")
         return self.table.groupby(list([by] if isinstance(by, str) else by), sort=False)[list(metrics)].agg(["mean", "std"])
 
-    def values(self, metric: str, **where) -> np.ndarray:
-        """One metric's per-seed values for the rows matching ``where`` (e.g. ``label="L2"``)."""
+    def values(self, metric: str, **where: object) -> np.ndarray:
+        """One metric's per-seed values for the rows matching ``where`` (e.g. ``label="L2"``), shape (seeds,)."""
         if metric not in self.table:
             raise ValueError(f"unknown metric {metric!r}; the table has {', '.join(self.table.columns)}")
         rows = self.table
@@ -66,10 +73,11 @@ class SweepResult:
             raise ValueError(f"no rows match {where}")
         return rows.sort_values("seed", kind="stable")[metric].to_numpy()
 
-    def difference(self, metric: str, first, second, by: str = "label") -> np.ndarray:
+    def difference(self, metric: str, first: object, second: object, by: str = "label") -> np.ndarray:
         """Paired per-replicate differences ``first - second`` of ``metric``, matched on the seed column.
 
         ``first`` and ``second`` are values of the column ``by`` (labels, by default).
+        Returns shape (replicates,), in seed order.
         """
         a, b = (self.table[self.table[by] == value].set_index("seed")[metric] if by in self.table else None
                 for value in (first, second))
@@ -111,12 +119,13 @@ def _labelled(configs) -> list[tuple[str, Config]]:
             for label, c in items]
 
 
-def sweep(configs, data: Dataset | Callable[[int], Dataset], seeds: Sequence[int] = (0, 1, 2, 3, 4),
-          progress: bool | None = None,
+def sweep(configs: Config | Sequence[Config] | Mapping[str, Config], data: Dataset | Callable[[int], Dataset],
+          seeds: Sequence[int] = (0, 1, 2, 3, 4), progress: bool | None = None,
           model_fn: Callable[[Config, int, int], nn.Module] = build_model,
           track_validation: bool = True, batched: bool = True) -> SweepResult:
     """Train every configuration on every replicate; return a table of final metrics.
 
+    ``configs`` is one ``Config``, a list of them, or a dict ``label -> Config``.
     ``data`` is one fixed ``Dataset`` (replicates then differ only in their
     initialization seed) or a ``Draws`` / callable giving replicate r's data,
     which replicate r trains on with initialization seed r: configurations are
@@ -129,8 +138,9 @@ def sweep(configs, data: Dataset | Callable[[int], Dataset], seeds: Sequence[int
     early stopping and per-epoch validation curves) when only the final
     metrics matter; the table still reports them. ``batched=False`` trains
     every run alone with ``fit`` (the reference the batched engine is tested
-    against); a custom ``model_fn`` always does, except ``with_augmentation``'s
-    with the course's augmentation layers, which is batched too.
+    against). Networks of a custom ``model_fn`` train stacked with ``torch.func``:
+    its layers must run under ``vmap`` (ordinary torch layers do); if yours
+    cannot, pass ``batched=False``.
 
     Each row records the configuration's label, every field that varies, the
     seed, the final (or restored best) train/val/test metrics and
@@ -168,13 +178,28 @@ def sweep(configs, data: Dataset | Callable[[int], Dataset], seeds: Sequence[int
     interrupted = False
     try:
         augmented = isinstance(model_fn, WithAugmentation) and can_transform(model_fn.layer)
-        per_replicate = not isinstance(data, Dataset)   # runs of different replicates see different data
-        for group in _groups([run for _, run in runs], batched and (model_fn is build_model or augmented),
-                             per_replicate):
+        hand_written = model_fn is build_model or augmented   # batched.py's networks; others train stacked
+        # Runs of different replicates see different data. batched.py trains them apart, so a sweep of one
+        # configuration would get batches of one run: those, and custom networks, go to the stacked engine,
+        # which gives each member its own data, as long as every replicate's arrays have the same sizes.
+        same_sizes = len({tuple(getattr(d, name).shape for name in ("x_train", "x_val") if getattr(d, name) is not None)
+                          for d in train_draws.values()}) == 1
+        stack_replicates = not isinstance(data, Dataset) and same_sizes and (not hand_written or len(labelled) == 1)
+        per_replicate = not isinstance(data, Dataset) and not stack_replicates
+        for group in _groups([run for _, run in runs], batched, per_replicate):
             train_data = train_draws[runs[group[0]][1].seed]
-            if len(group) > 1:
+            if len(group) > 1 and hand_written and not stack_replicates:
                 results = train_batched([runs[i][1] for i in group], train_data, progress=advance,
                                         augmentation=model_fn.layer if augmented else None)
+            elif len(group) > 1:
+                try:
+                    results = train_stacked([runs[i][1] for i in group],
+                                            [train_draws[runs[i][1].seed] for i in group], progress=advance,
+                                            augmentation=model_fn.layer if augmented else None,
+                                            model_fn=None if augmented else model_fn)
+                except RuntimeError as error:   # most often a layer that vmap cannot run
+                    raise RuntimeError(f"the networks of this model_fn could not be trained stacked ({error}); "
+                                       "pass batched=False to train each alone with fit") from error
             else:
                 model = model_fn(runs[group[0]][1], n_inputs, n_outputs)
                 results = [(fit(model, train_data, runs[group[0]][1], progress=False), model)]

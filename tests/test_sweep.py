@@ -1,14 +1,18 @@
 """sweep: configurations × seeds, its table, summary and values, labels, errors and Ctrl-C."""
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import make_classification
 from course_utils import Config, Dataset, build_model, evaluate, fit, sweep
 from course_utils import training
+from course_utils.augment import RandomShift, with_augmentation
+from course_utils.stacked import train_stacked
 from course_utils.sweep import SweepResult
 
 BASE = Config(hidden=(8,), epochs=2, batch_size=20, lr=0.01)
@@ -250,6 +254,77 @@ def test_model_fn_builds_each_run():
     out = sweep([Config(hidden=(8,), epochs=2)], data, seeds=[3, 4], progress=False, model_fn=wider)
     assert seen == [3, 4]
     assert all(m[0].out_features == 24 for m in (list(model.children())[1:2] for model in out.models))
+
+
+def residual(config, n_inputs, n_outputs):
+    """A network the course does not define: ordinary torch layers with a skip connection."""
+    class Residual(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner, self.hidden, self.out = (torch.nn.Linear(n_inputs, 8), torch.nn.Linear(8, 8),
+                                                 torch.nn.Linear(8, n_outputs))
+
+        def forward(self, x):
+            h = self.inner(x).relu()
+            return self.out(h + self.hidden(h).relu())
+    torch.manual_seed(config.seed)
+    return Residual()
+
+
+def test_a_custom_model_fn_trains_stacked_and_matches_one_fit_per_run(monkeypatch):
+    data = make_classification()
+    calls = []
+    module = sys.modules["course_utils.sweep"]   # the package exports the function under the same name
+    monkeypatch.setattr(module, "train_stacked", lambda *a, **k: calls.append(len(a[0])) or train_stacked(*a, **k))
+    configs = {"plain": BASE, "l2": replace(BASE, l2=1e-2)}
+    together = sweep(configs, data, seeds=(0, 1, 2), progress=False, model_fn=residual)
+    alone = sweep(configs, data, seeds=(0, 1, 2), progress=False, model_fn=residual, batched=False)
+    assert calls == [6]
+    for column in ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"):
+        np.testing.assert_allclose(together.table[column], alone.table[column], atol=1e-4, err_msg=column)
+
+
+def test_a_custom_model_fn_stacks_runs_of_different_replicates_each_on_its_own_draw(monkeypatch):
+    calls = []
+    module = sys.modules["course_utils.sweep"]
+    monkeypatch.setattr(module, "train_stacked", lambda *a, **k: calls.append(len(a[0])) or train_stacked(*a, **k))
+    together = sweep({"plain": BASE}, blobs_draw, seeds=(0, 3, 5), progress=False, model_fn=residual)
+    alone = sweep({"plain": BASE}, blobs_draw, seeds=(0, 3, 5), progress=False, model_fn=residual, batched=False)
+    assert calls == [3]   # one stack for the three replicates
+    for column in ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"):
+        np.testing.assert_allclose(together.table[column], alone.table[column], atol=1e-4, err_msg=column)
+
+
+@pytest.mark.parametrize("model_fn", [build_model, with_augmentation(RandomShift(1))])
+def test_one_configuration_on_many_replicates_trains_them_stacked(monkeypatch, model_fn):
+    """batched.py would train replicates with their own data one by one; the stacked engine takes them together."""
+    calls = []
+    module = sys.modules["course_utils.sweep"]
+    monkeypatch.setattr(module, "train_stacked", lambda *a, **k: calls.append(len(a[0])) or train_stacked(*a, **k))
+    config = replace(BASE, dropout=0.3)
+    together = sweep([config], blobs_draw, seeds=(0, 3, 5), progress=False, model_fn=model_fn)
+    alone = sweep([config], blobs_draw, seeds=(0, 3, 5), progress=False, model_fn=model_fn, batched=False)
+    assert calls == [3]
+    for column in ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"):
+        np.testing.assert_allclose(together.table[column], alone.table[column], atol=1e-4, err_msg=column)
+
+
+def test_a_model_fn_vmap_cannot_run_says_how_to_train_it_alone():
+    class Branchy(torch.nn.Module):   # data-dependent control flow: vmap cannot batch it
+        def __init__(self, n_inputs, n_outputs):
+            super().__init__()
+            self.layer = torch.nn.Linear(n_inputs, n_outputs)
+
+        def forward(self, x):
+            return self.layer(x) if x.sum().item() > -1e9 else -self.layer(x)
+
+    def branchy(config, n_inputs, n_outputs):
+        torch.manual_seed(config.seed)
+        return Branchy(n_inputs, n_outputs)
+    data = make_classification()
+    with pytest.raises(RuntimeError, match="pass batched=False"):
+        sweep([BASE], data, seeds=(0, 1), progress=False, model_fn=branchy)
+    assert len(sweep([BASE], data, seeds=(0, 1), progress=False, model_fn=branchy, batched=False).table) == 2
 
 
 def test_without_validation_tracking_final_metrics_are_still_reported():
