@@ -22,6 +22,16 @@ def test_agendas_match_the_measured_times():
         "run make guide")
 
 
+def test_the_readme_timing_table_matches_the_measured_times():
+    timings = json.loads((ROOT / "instructor" / "timings.json").read_text(encoding="utf-8"))
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert text == agenda.updated_readme(text, NOTEBOOKS, timings), "README.md's timing table is stale: run make guide"
+    table = agenda.readme_timings(NOTEBOOKS, timings)
+    for path in NOTEBOOKS:
+        assert f"| {path.name[:2]} | {timings[path.name]['seconds']:.1f} | {timings[path.name]['peak_mb']:.0f} |" in table
+    assert f"executes in {sum(t['seconds'] for t in timings.values()):.0f} s" in table
+
+
 def test_every_notebook_has_a_section():
     headings = set(re.findall(r"^### (\d\d) · ", GUIDE.read_text(encoding="utf-8"), flags=re.MULTILINE))
     missing = [path.name for path in NOTEBOOKS if path.name[:2] not in headings]
