@@ -25,10 +25,11 @@ from torch import nn
 from tqdm import tqdm
 
 from .augment import WithAugmentation, can_transform
-from .batched import SHARED_FIELDS, can_batch, train_batched
+from .batched import train_batched
 from .config import Config
 from .data import Dataset
 from .models import build_model
+from .members import SHARED_FIELDS, can_batch
 from .stacked import train_stacked
 from .training import BAR_FORMAT, History, evaluate, fit, show_progress
 

@@ -13,6 +13,7 @@ as in any other implementation (see test_adam_with_batch_norm...).
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -25,7 +26,8 @@ from course_utils import Config, Dataset, build_model, evaluate, fit
 from course_utils import batched
 from course_utils.augment import (Compose, GaussianNoise, RandomFlip, RandomImageShift, RandomRotation, RandomScale,
                                   RandomShift, with_augmentation)
-from course_utils.batched import can_batch, estimate_member_bytes, train_batched
+from course_utils.batched import estimate_member_bytes, train_batched
+from course_utils.members import can_batch
 from course_utils.models import CNN1d, MLP
 
 ATOL = 1e-4
@@ -237,13 +239,6 @@ def test_batch_norm_skips_a_last_batch_of_one_like_fit():
     base = Config(hidden=(8,), batch_norm=True, epochs=2, batch_size=16, optimizer="sgd", lr=0.1)
     runs = check_against_fit([replace(base, seed=s) for s in range(2)], data)
     assert runs[0][1][2].num_batches_tracked.item() == 4
-
-
-def test_without_the_fused_kernel_adam_still_matches(monkeypatch):
-    monkeypatch.setattr(batched, "_FUSED_ADAM", None)
-    base = Config(hidden=(10,), epochs=2, batch_size=16, lr=0.01)
-    check_against_fit([replace(base, seed=0), replace(base, seed=1, lr=0.003, weight_decay=0.1)],
-                      make_classification())
 
 
 def test_one_config_alone_and_the_global_settings_left_as_found():
@@ -487,7 +482,7 @@ def test_dropout_masks_drop_each_members_own_rate():
     configs = [Config(hidden=(8,), dropout=p, seed=s) for s, p in enumerate(rates)]
     spec = batched._Spec.of(configs[0], data)
     models = [build_model(c, 8, 3) for c in configs]
-    batch = batched._Batch(configs, models, [None] * 4, spec, {})
+    batch = batched._Batch(configs, models, [None] * 4, spec, {}, threading.Event())
     mask = batch._mask(batch.dropout_site, (200, 500))          # (M, B, features), kept units scaled by 1/(1-p)
     dropped = (mask == 0).double().mean(dim=(1, 2))
     np.testing.assert_allclose(dropped.numpy(), rates, atol=0.01)
@@ -548,7 +543,7 @@ def test_train_batched_rejects_what_fit_rejects():
     with pytest.raises(ValueError, match="memory_budget"):
         train_batched([Config(hidden=(4,))], data, memory_budget=0)
     for workers in (0, True, 1.5):
-        with pytest.raises(ValueError, match="workers must be a positive number of threads"):
+        with pytest.raises(ValueError, match="workers must be an integer >= 1"):
             train_batched([Config(hidden=(4,))], data, workers=workers)
     with pytest.raises(TypeError, match="Dataset"):
         train_batched([Config(hidden=(4,))], data.x_train)

@@ -361,15 +361,15 @@ def test_the_progress_bar_counts_every_runs_epochs(batched, capsys):
 
 
 def test_ctrl_c_in_a_batched_group_keeps_the_groups_already_finished(monkeypatch, capsys):
-    from course_utils import batched
-    real = batched._Batch.train_epoch
+    from course_utils import members
+    real = members.Members.train_epoch
 
     def flaky(self):
-        if self.spec.hidden == (12,):  # the second group's first epoch, in whichever worker
+        if self.shared.hidden == (12,):  # the second group's first epoch, in whichever worker
             raise KeyboardInterrupt
         return real(self)
 
-    monkeypatch.setattr(batched._Batch, "train_epoch", flaky)
+    monkeypatch.setattr(members.Members, "train_epoch", flaky)
     configs = [BASE, replace(BASE, hidden=(12,))]  # two architectures: two groups of two seeds
     out = sweep(configs, make_classification(), seeds=(0, 1), progress=False)
     assert out.interrupted and len(out.table) == 2 and out.table["hidden"].tolist() == [BASE.hidden] * 2
@@ -378,8 +378,8 @@ def test_ctrl_c_in_a_batched_group_keeps_the_groups_already_finished(monkeypatch
 
 
 def test_ctrl_c_keeps_the_runs_it_cut_short_with_what_they_learned(monkeypatch, capsys):
-    from course_utils import batched
-    real, epochs = batched._Batch.train_epoch, []
+    from course_utils import members
+    real, epochs = members.Members.train_epoch, []
 
     def flaky(self):
         epochs.append(1)
@@ -387,8 +387,8 @@ def test_ctrl_c_keeps_the_runs_it_cut_short_with_what_they_learned(monkeypatch, 
             raise KeyboardInterrupt
         return real(self)
 
-    monkeypatch.setattr(batched._Batch, "train_epoch", flaky)
-    monkeypatch.setattr(batched, "usable_cores", lambda: 1)   # one chunk: the cut lands on one known epoch
+    monkeypatch.setattr(members.Members, "train_epoch", flaky)
+    monkeypatch.setattr(members, "usable_cores", lambda: 1)   # one chunk: the cut lands on one known epoch
     out = sweep(replace(BASE, epochs=5), make_classification(), seeds=(0, 1), progress=False)
     assert out.interrupted and out.table["interrupted"].tolist() == [True, True]
     assert out.table["epochs"].tolist() == [2, 2] and all(h.interrupted for h in out.histories)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:   # torch is imported only by the checkers that need it
     import torch
 
+__all__ = ["Verdict", "attempt", "call", "not_solved", "report", "wrong_tensor"]
+
 
 class Verdict:
     """The outcome of a check. It shows nothing itself in a notebook: the checker already printed why."""

@@ -22,6 +22,9 @@ from ..augment import cut_and_paste, shift
 from ..validation import check_positive_int
 from . import Verdict, attempt, call, report, wrong_tensor
 
+__all__ = ["check_cut_and_paste", "check_mixup_loss", "check_random_scale", "check_random_shift",
+           "mixup_cross_entropy", "paste_random_box", "random_amplitude", "random_padded_shift"]
+
 
 def random_padded_shift(x: torch.Tensor, max_shift: int, training: bool = True) -> torch.Tensor:
     """The reference answer: one random shift per sequence, zeros shifted in, the identity in eval."""

@@ -15,6 +15,10 @@ import torch
 from ..validation import check_nonnegative, check_number
 from . import Verdict, attempt, report
 
+__all__ = ["batch_norm", "batch_norm_backward", "channel_statistics", "check_batch_norm",
+           "check_batch_norm_backward", "check_channel_statistics", "check_effective_learning_rates",
+           "check_fold_batch_norm", "effective_learning_rates", "fold_batch_norm"]
+
 EPS = 1e-5
 
 

@@ -10,6 +10,8 @@ from sklearn.tree import DecisionTreeRegressor
 
 from . import Verdict, attempt, report
 
+__all__ = ["check_decompose", "check_ridge_prediction_variance", "check_simulate"]
+
 
 def _numbers(answer, count: int) -> list[float] | None:
     """``answer`` as ``count`` floats, or None when it is not that many numbers."""

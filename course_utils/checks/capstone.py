@@ -15,6 +15,8 @@ from . import Verdict, attempt, report
 if TYPE_CHECKING:   # the annotation only: the checker imports the data module when it runs
     from ..data import Dataset
 
+__all__ = ["check_my_claim", "check_paired_interval", "check_recipe_config", "paired_interval", "recipe_config"]
+
 
 # ---------------------------------------------------------------- a paired difference and its interval
 

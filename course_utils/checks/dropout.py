@@ -22,6 +22,9 @@ from ..constraints import max_norm_
 from ..validation import check_rate
 from . import Verdict, attempt, call, report, wrong_tensor
 
+__all__ = ["NumpyDropout", "check_dropout", "check_dropout_backward", "check_max_norm", "check_numerical_gradient",
+           "inverted_dropout", "max_norm_projection", "numerical_gradient"]
+
 
 def inverted_dropout(x: torch.Tensor, p: float, training: bool = True,
                      generator: torch.Generator | None = None) -> torch.Tensor:

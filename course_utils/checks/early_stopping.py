@@ -19,6 +19,9 @@ from ..timeseries import make_windows as reference_windows
 from ..training import EarlyStopping
 from . import Verdict, attempt, report
 
+__all__ = ["check_early_stop", "check_make_windows", "check_shrinkage", "check_train_with_early_stopping",
+           "early_stop", "train_with_early_stopping"]
+
 
 def early_stop(val_losses: Iterable[float], patience: int, min_delta: float = 0.0, restore_best: bool = True) -> tuple[int, int]:
     """(stop epoch, epoch whose weights are kept), both 1-based, for a sequence of validation losses.

@@ -12,6 +12,9 @@ import numpy as np
 
 from . import Verdict, attempt, call, report
 
+__all__ = ["check_enet_objective", "check_enet_update", "check_largest_alpha", "enet_update", "largest_alpha",
+           "soft_threshold"]
+
 
 def _objective(x, y, w, alpha, l1_ratio, data_scale, l1_scale=1.0, l2_scale=0.5):
     return (data_scale * np.sum((y - x @ w) ** 2) + alpha * l1_ratio * l1_scale * np.sum(np.abs(w))

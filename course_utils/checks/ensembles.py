@@ -19,6 +19,8 @@ from ..calibration import expected_calibration_error, reliability_curve, softmax
 from ..ensembles import average_probabilities, disagreement, entropy
 from . import Verdict, attempt, report
 
+__all__ = ["check_auroc", "check_disagreement", "check_ensemble_probabilities", "check_expected_calibration_error"]
+
 SEEDS = (11, 12, 13)
 
 

@@ -15,6 +15,8 @@ import torch
 
 from . import Verdict, attempt, call, report
 
+__all__ = ["check_hessian_vector_product", "check_perturb", "check_power_iteration", "check_sam_step"]
+
 
 def _tensor_list(answer, like, name: str) -> Verdict | None:
     """A failing verdict unless ``answer`` is a list/tuple of tensors shaped like ``like``; None when it is."""

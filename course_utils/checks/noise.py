@@ -16,6 +16,8 @@ import torch
 from ..calibration import fit_temperature, softmax
 from . import Verdict, attempt, call, report
 
+__all__ = ["check_gaussian_dropout", "check_ridge_equivalent", "check_temperature"]
+
 
 # ------------------------------------------------------------------------- 09.1: the ridge problem of input noise
 

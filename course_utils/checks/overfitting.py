@@ -9,6 +9,8 @@ import numpy as np
 from ..data import sine
 from . import Verdict, attempt, call, report
 
+__all__ = ["check_diagnose", "check_select_degree", "check_select_degree_cv"]
+
 LABELS = ("underfitting", "overfitting", "good fit")
 
 

@@ -11,6 +11,8 @@ import torch
 
 from . import Verdict, attempt, call, not_solved, report
 
+__all__ = ["check_adam_step", "check_soft_threshold", "check_train_with_l2"]
+
 
 def _soft_threshold(z, threshold):
     return np.sign(z) * np.maximum(np.abs(z) - threshold, 0.0)

@@ -13,6 +13,9 @@ import numpy as np
 
 from . import Verdict, attempt, report
 
+__all__ = ["check_nested_score", "check_screened_score", "check_weight_decay_distribution", "check_winner_optimism",
+           "winner_optimism"]
+
 LOW, HIGH = 1e-5, 1e-1  # the weight-decay range of the log-scale exercise
 TOLERANCE = 1e-9        # the same arithmetic in another order differs by far less
 
