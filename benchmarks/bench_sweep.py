@@ -5,8 +5,8 @@ Task: MNIST-1D, 20 epochs, batch 100, Adam (lr 1e-3), for
   * the course's 1-D CNN (three conv layers of 25 channels, kernel 5, stride 2).
 Ways to train it:
   1. course_utils.fit, one model;
-  2. course_utils.batched.train_batched with 16 and with 32 configurations (seeds × weight decays),
-     reported per model;
+  2. the sweep engine with 16 and with 32 configurations (seeds × weight decays), reported per model:
+     course_utils.batched.train_batched for the MLP, course_utils.stacked.train_stacked for the CNN;
   3. the idiomatic PyTorch loop over a DataLoader (no per-epoch evaluation);
   4. scikit-learn's MLPClassifier, same architecture and schedule (MLP only; no per-epoch evaluation).
 fit and the sweeps evaluate the training set in eval mode after every epoch, as their History needs.
@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import course_utils as cu
 from course_utils.batched import train_batched
+from course_utils.stacked import train_stacked
 from course_utils.environment import usable_cores
 
 EPOCHS, BATCH, LR = 20, 100, 1e-3
@@ -140,10 +141,11 @@ def time_methods(base: cu.Config, data: cu.Dataset, repeats: int, cores: int, wi
             with threadpool_limits(n):
                 times.setdefault(method, {})[n] = best_of(run, repeats)
     torch.set_num_threads(1)
+    engine = train_batched if base.model == "mlp" else train_stacked   # the engine sweep uses for each
     for size in SIZES:
         configs = sweep_configs(base, size)
         for n in settings:
-            t = best_of(lambda: train_batched(configs, data, workers=n), repeats)
+            t = best_of(lambda: engine(configs, data, workers=n), repeats)
             times.setdefault(f"sweep of {size}", {})[n] = Timing(t.wall / size, t.cpu / size)
     return times
 

@@ -1,16 +1,14 @@
-"""Train many configurations of the course's MLP or CNN at once, with hand-written batched layers.
+"""Train many configurations of the course's MLP at once, with hand-written batched layers.
 
 A sweep of M configurations that share an architecture and a schedule is run as a single network whose
 every tensor has a leading member axis of size M:
 
-* an MLP layer is one batched product, W (M, out, in) @ h (M, in, batch), in a feature-major layout;
-* a CNN layer (kernel 5, stride 2) is one such product over the im2col columns of its input, and its
-  input gradient five per-tap products over views of the output gradient (``_StridedConv``), followed
-  by a batched readout; on CPU this is faster than grouped convolutions;
+* a layer is one batched product, W (M, out, in) @ h (M, in, batch), in a feature-major layout;
 * batch norm runs per member: its channels are the M × width rows.
 
-These layers are the course's ``models.py`` written a second time, for speed: on CPU they train the course's
-networks 1.4 to 2.2 times faster per model than ``stacked.py``'s vmapped modules (``benchmarks/bench_engines.py``).
+These layers are the course's MLP of ``models.py`` written a second time, for speed: on CPU they train it
+about 1.5 times faster per model than ``stacked.py``'s vmapped modules (``benchmarks/bench_engines.py``).
+Every other network, the course's CNN included, trains stacked.
 ``members.Members`` does the rest, as for the stacked engine: each member's batches, optimizer step and
 bookkeeping as ``fit`` would run them. Its dropout masks and input noise come from its own generator, seeded
 as ``fit`` seeds the global one and drawn in the same order and shapes, so even stochastic members follow
@@ -34,11 +32,10 @@ from torch import nn
 from .augment import with_augmentation
 from .config import Config
 from .data import Dataset
-from .members import Members, balanced_chunks, check_members, run_groups, stack_splits
-from .models import build_model
+from .members import Members, balanced_chunks, check_members, member_bytes, run_groups, stack_splits
 from .training import History
 
-__all__ = ["estimate_member_bytes", "train_batched"]
+__all__ = ["train_batched"]
 
 MEMORY_BUDGET = 1 << 30   # bytes one chunk of members may use (estimated); larger sweeps are split
 EVAL_FLOATS = 1 << 15     # evaluation runs in slices of samples whose widest activation (per member) fits this
@@ -46,31 +43,6 @@ EVAL_FLOATS = 1 << 15     # evaluation runs in slices of samples whose widest ac
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5            # torch.nn.BatchNorm1d defaults
 # In place where autograd allows it (relu and tanh save their output, not their input): fewer allocations.
 _ACTIVATIONS = {"relu": torch.relu_, "tanh": torch.tanh_, "gelu": F.gelu}
-
-
-def estimate_member_bytes(config: Config, data: Dataset) -> int:
-    """A generous estimate of the memory one member of a batch needs, in bytes.
-
-    Counted: its parameters about eight times over (stacked weights, their
-    gradient and its flat copy, two optimizer moments, update temporaries, its
-    own module and its best weights); its shuffled copy of the training set;
-    the activations of one training step (about ten tensors per hidden unit
-    and sample: outputs, normalised values, masks and their gradients); and the
-    activations of one evaluation slice of the largest split.
-    """
-    spec = _Spec.of(config, data)
-    n_params = sum(p.numel() for p in _template(config, spec).parameters())
-    n_train = len(data.x_train)
-    units = spec.hidden_units()                       # activations per sample, all hidden layers
-    largest_split = max(len(x) for x in (data.x_train, data.x_val, data.x_test) if x is not None)
-    eval_rows = min(largest_split, max(1, EVAL_FLOATS // spec.widest()))
-    per_sample_in = spec.n_inputs + spec.n_outputs
-    floats = (8 * n_params
-              + n_train * (spec.n_inputs + 2)                              # shuffled inputs and targets
-              + config.batch_size * (10 * units + 4 * per_sample_in)       # one training step
-              + eval_rows * 3 * spec.widest()                              # one evaluation slice
-              + largest_split * 4 * spec.n_outputs)                        # outputs, loss and accuracy of a split
-    return 4 * floats
 
 
 def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: int | None = None,
@@ -105,16 +77,18 @@ def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: in
     """
     configs, datasets, budget, workers = check_members(configs, data, augmentation, memory_budget, workers,
                                                        MEMORY_BUDGET)
+    if configs[0].model != "mlp":
+        raise ValueError(f"train_batched trains the course's MLP; a {configs[0].model!r} trains with train_stacked")
     if len({id(d) for d in datasets}) > 1:
         raise ValueError("train_batched trains every member on one Dataset; train_stacked takes one per configuration")
     data = datasets[0]
     spec = _Spec.of(configs[0], data)
     splits = stack_splits([data])
-    workers = min(workers, len(configs))
-    per_member = estimate_member_bytes(configs[0], data)   # members differ in nothing that costs memory
-    size = max(1, min(math.ceil(len(configs) / workers), budget // (per_member * workers)))
     build = with_augmentation(augmentation)
+    workers = min(workers, len(configs))
     models = [build(c, spec.n_inputs, spec.n_outputs) for c in configs]   # reseeds the global RNG
+    per_member = member_bytes(models[0], configs[0], data)   # members differ in nothing that costs memory
+    size = max(1, min(math.ceil(len(configs) / workers), budget // (per_member * workers)))
     histories = [History() for _ in configs]
 
     def train(chunk: list[int], stop: threading.Event) -> None:
@@ -137,7 +111,7 @@ class _Spec:
     batch_size: int
     epochs: int
     label_smoothing: float
-    n_inputs: int            # features (MLP) or sequence length (CNN)
+    n_inputs: int
     n_outputs: int
     classification: bool
 
@@ -151,37 +125,18 @@ class _Spec:
 
     def widest(self) -> int:
         """The largest number of activations per sample in one layer (outputs included)."""
-        return max(self.layer_units() + [self.n_outputs])
-
-    def layer_units(self) -> list[int]:
-        """Activations per sample of each hidden layer."""
-        if self.model == "mlp":
-            return list(self.hidden)
-        length, units = self.n_inputs, []
-        for channels in self.hidden:
-            length = (length - 1) // 2 + 1
-            units.append(channels * length)
-        return units
-
-    def hidden_units(self) -> int:
-        """Activations per sample summed over the hidden layers."""
-        return sum(self.layer_units())
-
-
-def _template(config: Config, spec: _Spec) -> nn.Module:
-    with torch.random.fork_rng():  # counting parameters must not move the global RNG
-        return build_model(config, spec.n_inputs, spec.n_outputs)
+        return max([*self.hidden, self.n_outputs])
 
 
 class _Batch(Members):
-    """Members of the course's MLP or CNN run by hand-written batched layers; the rest is ``Members``'."""
+    """Members of the course's MLP run by hand-written batched layers; the rest is ``Members``'."""
 
     def __init__(self, configs, models, histories, spec: _Spec, splits, stop: threading.Event,
                  progress: Callable[[int], None] | None = None, augmentation: nn.Module | None = None):
         self.spec = spec
         template = models[0][1] if augmentation is not None else models[0]
         self.layer_names = [(f"{name}.weight", f"{name}.bias") for name, m in template.named_modules()
-                            if isinstance(m, (nn.Linear, nn.Conv1d))]
+                            if isinstance(m, nn.Linear)]
         self.norm_names = [tuple(f"{name}.{t}" for t in ("weight", "bias", "running_mean", "running_var"))
                            for name, m in template.named_modules() if isinstance(m, nn.BatchNorm1d)]
         self.counters = [f"{name}.num_batches_tracked" for name, m in template.named_modules()
@@ -232,25 +187,18 @@ class _Batch(Members):
         """A training batch's outputs (M, n_outputs, B) from each member's inputs (M, B, ...)."""
         for name in self.counters:   # batch norm counts the batches it has seen, as in fit's forward
             self.buffers[name] += 1
-        x = inputs.reshape(*inputs.shape[:2], -1)
-        if self.spec.model == "cnn":
-            return self._forward_cnn(x, training=True)
-        return self._forward_mlp(x.transpose(1, 2), training=True)
+        return self._forward_mlp(inputs.reshape(*inputs.shape[:2], -1).transpose(1, 2), training=True)
 
     def _split_outputs(self, split: str) -> torch.Tensor:
         """A whole split's eval-mode outputs (M, n_outputs, n), in slices small enough to stay in cache."""
         x = self.splits[split][0][0]   # one copy, read by every member
         x = x.reshape(len(x), -1)
-        first = None
-        if self.spec.model == "mlp":   # every slice reuses the first layer's weights, stacked as one matrix
-            weight, bias = self.layers[0]
-            first = (weight.detach().reshape(-1, weight.shape[-1]), bias.detach().reshape(-1, 1))
+        weight, bias = self.layers[0]   # every slice reuses the first layer's weights, stacked as one matrix
+        first = (weight.detach().reshape(-1, weight.shape[-1]), bias.detach().reshape(-1, 1))
         outputs = torch.empty(len(self.active), self.spec.n_outputs, len(x))
         rows = max(32, EVAL_FLOATS // self.spec.widest())   # small slices stay in cache; the same for any M
         for start in range(0, len(x), rows):
-            part = x[start:start + rows]
-            outputs[:, :, start:start + rows] = (self._forward_cnn(part, training=False) if first is None else
-                                                 self._forward_mlp(part, training=False, first=first))
+            outputs[:, :, start:start + rows] = self._forward_mlp(x[start:start + rows], training=False, first=first)
         return outputs
 
     def _forward_mlp(self, x, training, first=None):
@@ -270,7 +218,7 @@ class _Batch(Members):
                 x = x * mask.transpose(1, 2)
         h = x
         for k, (weight, bias) in enumerate(self.layers):
-            if k == 0 and first is not None:
+            if k == 0 and not training:
                 h = torch.addmm(first[1], first[0], h.t()).view(M, -1, len(h))
             else:
                 h = torch.baddbmm(bias.unsqueeze(2), weight, h)
@@ -287,121 +235,3 @@ class _Batch(Members):
                 mask = self._mask(self.dropout_site, (h.shape[2], h.shape[1]))
                 if mask is not None:
                     h = h * mask.transpose(1, 2)
-
-    def _forward_cnn(self, x, training):
-        # Activations are (M, channels, length, rows): positions outer and the batch's rows inner, so that
-        # every tap of a conv layer reads a contiguous block (_StridedConv) and the readout a plain view.
-        # training: x (M, B, L), one batch per member; eval: x (R, L) shared by all members.
-        activation = _ACTIVATIONS[self.spec.activation]
-        M = len(self.active)
-        if training:
-            noise = self._noise(x.shape[1:])                       # each member's (B, L), like fit's (B, 1, L)
-            if noise is not None:
-                x = x + noise
-            h = x.transpose(1, 2).unsqueeze(1)                     # (M, 1, L, B)
-        else:
-            h = x.t().unsqueeze(0).unsqueeze(0)                   # (1, 1, L, R): one input for all members
-        for k, (weight, bias) in enumerate(self.layers[:-1]):
-            h = _conv(h, weight, bias)                             # (M, out, L', rows)
-            _, channels, length, rows = h.shape
-            if self.norms:   # activated before it is viewed: in place on a view, autograd would copy it
-                gamma, beta, mean, var = self.norms[k]
-                h = activation(F.batch_norm(h.view(1, M * channels, -1), mean.view(-1), var.view(-1),
-                                            gamma.reshape(-1), beta.reshape(-1), training, BN_MOMENTUM,
-                                            BN_EPS)).view(h.shape)
-            else:
-                h = activation(h)
-            if training:
-                mask = self._mask(self.dropout_site, (rows, channels, length))   # drawn (B, C, L') as fit's
-                if mask is not None:
-                    h = h * mask.permute(0, 2, 3, 1)
-        weight, bias = self.layers[-1]
-        features = h.reshape(M, -1, h.shape[3])                    # (M, C·L', rows), flattened as fit's
-        return torch.baddbmm(bias.unsqueeze(2), weight, features)
-
-
-def _columns(h: torch.Tensor) -> torch.Tensor:
-    """The im2col matrix of Conv1d(kernel 5, stride 2, padding 2): h (M, C, L, rows) -> (M, 5·C, L'·rows).
-
-    Row k·C + c, column l·rows + r holds h[:, c, 2l + k - 2, r] (zero in the padding), L' = (L - 1) // 2 + 1:
-    each tap is one strided copy of the input, and only the padded edges are zeroed.
-    """
-    M, C, L, rows = h.shape
-    length = (L - 1) // 2 + 1
-    columns = h.new_empty(M, 5, C, length, rows)
-    for k in range(5):
-        first = 1 if k < 2 else 0                          # the first output position whose input is not padding
-        last = min(length - 1, (L + 1 - k) // 2)           # and the last
-        n = max(0, last - first + 1)
-        if first:
-            columns[:, k, :, :first].zero_()
-        if first + n < length:
-            columns[:, k, :, first + n:].zero_()
-        if n:
-            start = 2 * first + k - 2
-            columns[:, k, :, first:first + n] = h[:, :, start:start + 2 * n - 1:2]
-    return columns.view(M, 5 * C, length * rows)
-
-
-def _conv(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """Each member's Conv1d(kernel 5, stride 2, padding 2): h (M or 1, in, L, rows) -> (M, out, L', rows).
-
-    An input shared by every member (evaluation's first layer) is read once by all of them.
-    """
-    if len(h) < len(weight):
-        M, channels, inputs = weight.shape[:3]
-        columns = _columns(h)[0]
-        flat = weight.permute(0, 1, 3, 2).reshape(M * channels, 5 * inputs)
-        out = torch.addmm(bias.reshape(-1, 1), flat, columns)
-        return out.view(M, channels, (h.shape[2] - 1) // 2 + 1, -1)
-    return _StridedConv.apply(h, weight, bias)
-
-
-class _StridedConv(torch.autograd.Function):
-    """Per-member Conv1d(kernel 5, stride 2, padding 2) as one batched product over im2col columns.
-
-    h (M, in, L, rows), weight (M, out, in, 5), bias (M, out) -> (M, out, L', rows). The forward and the
-    weight gradient are each one product over ``_columns(h)`` (K = 5·in, where five per-tap products
-    with K = in run at about half the rate). The input gradient is the transposed convolution as five
-    per-tap products over views of the zero-guarded output gradient: even input positions from taps
-    0, 2, 4 and odd ones from taps 1, 3, so nothing is scattered back as col2im would.
-    """
-
-    @staticmethod
-    def forward(ctx, h, weight, bias):
-        M, channels, inputs = weight.shape[:3]
-        length = (h.shape[2] - 1) // 2 + 1
-        columns = _columns(h)
-        flat = weight.permute(0, 1, 3, 2).reshape(M, channels, 5 * inputs)   # columns' (tap, channel) order
-        out = h.new_empty(M, channels, length, h.shape[3])
-        torch.baddbmm(bias.unsqueeze(2), flat, columns, out=out.view(M, channels, -1))
-        ctx.save_for_backward(columns, flat)
-        ctx.input_length = h.shape[2]
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        columns, flat = ctx.saved_tensors
-        M, channels, L = *flat.shape[:2], ctx.input_length
-        C, length = columns.shape[1] // 5, (L - 1) // 2 + 1
-        rows = grad.shape[-1]
-        grad = grad.reshape(M, channels, length * rows)
-        grad_weight = torch.bmm(grad, columns.transpose(1, 2)).view(M, channels, 5, C).permute(0, 1, 3, 2)
-        grad_h = None
-        if ctx.needs_input_grad[0]:   # the transposed convolution: products over views of the gradient
-            guarded = grad.new_empty(M, channels, (length + 2) * rows)   # output positions -1 .. L', zero ends
-            guarded[:, :, :rows].zero_()
-            guarded[:, :, (length + 1) * rows:].zero_()
-            guarded[:, :, rows:(length + 1) * rows] = grad
-
-            def at(offset):   # the gradient at output positions m + offset, m = 0 .. L' - 1
-                return guarded[:, :, (1 + offset) * rows:(1 + offset + length) * rows]
-
-            # Input position 2m reads padded 2m + 2: taps 2, 0, 4 at outputs m, m + 1, m - 1;
-            # input position 2m + 1 reads padded 2m + 3: taps 3, 1 at outputs m, m + 1.
-            back = flat.view(M, channels, 5, C).permute(2, 0, 3, 1)           # (5, M, in, out), views
-            even = torch.bmm(back[2], grad).baddbmm_(back[0], at(1)).baddbmm_(back[4], at(-1))
-            odd = torch.bmm(back[3], grad).baddbmm_(back[1], at(1))
-            pairs = torch.stack((even.view(M, C, length, rows), odd.view(M, C, length, rows)), dim=3)
-            grad_h = pairs.view(M, C, 2 * length, rows)[:, :, :L]   # an odd L has no position 2·length - 1
-        return grad_h, grad_weight, grad.sum(2)

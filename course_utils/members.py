@@ -26,12 +26,14 @@ from .augment import can_transform
 from .config import Config
 from .constraints import max_norm_
 from .data import Dataset
+from .models import build_model
 from .environment import usable_cores
 from .penalties import penalized_parameters
 from .training import EarlyStopping, History, as_tensors, check_run, restore_best
 from .validation import check_positive_int
 
-__all__ = ["SHARED_FIELDS", "Members", "balanced_chunks", "can_batch", "check_members", "run_groups", "stack_splits"]
+__all__ = ["SHARED_FIELDS", "Members", "activation_sizes", "balanced_chunks", "can_batch", "check_members",
+           "estimate_member_bytes", "member_bytes", "model_sizes", "run_groups", "stack_splits"]
 
 ROW_ALIGNMENT = 64              # floats: each member's row of the flat buffer is padded to a multiple of this
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam / AdamW defaults, as fit uses them
@@ -99,6 +101,50 @@ def stack_splits(datasets: Sequence[Dataset]) -> dict[str, tuple[torch.Tensor, t
     return {split: tuple(torch.stack(parts) for parts in zip(*(
                 as_tensors(getattr(d, f"x_{split}"), getattr(d, f"y_{split}")) for d in rows)))
             for split in ("train", "val") if getattr(rows[0], f"x_{split}") is not None}
+
+
+def model_sizes(data: Dataset) -> tuple[int, int]:
+    """(n_inputs, n_outputs) as build_model takes them."""
+    y = data.y_train
+    n_outputs = data.n_classes if data.is_classification else (y.shape[1] if y.ndim == 2 else 1)
+    return int(np.prod(data.x_train.shape[1:])), n_outputs
+
+
+def activation_sizes(model: nn.Module, x: torch.Tensor) -> list[int]:
+    """Floats per sample of every leaf module's output, from one eval-mode pass over ``x``."""
+    sizes, hooks = [], [m.register_forward_hook(lambda m, i, out: sizes.append(out[0].numel()))
+                        for m in model.modules() if not list(m.children())]
+    training = model.training
+    try:
+        with torch.no_grad(), torch.random.fork_rng():
+            model.eval()(x)
+    finally:
+        model.train(training)
+        for hook in hooks:
+            hook.remove()
+    return sizes
+
+
+def estimate_member_bytes(config: Config, data: Dataset, model_fn: Callable = build_model) -> int:
+    """A generous estimate of the memory one member of a group needs in either engine, in bytes.
+
+    Counted: its parameters about eight times over (stacked weights, gradients and their flat copy, two
+    optimizer moments, temporaries, its own module and best weights); its shuffled copy of the training set;
+    about four tensors per activation of one training step; its outputs on the largest split.
+    """
+    with torch.random.fork_rng():   # sizing a member must not move the global RNG
+        model = model_fn(config, *model_sizes(data))
+    return member_bytes(model, config, data)
+
+
+def member_bytes(model: nn.Module, config: Config, data: Dataset) -> int:
+    """``estimate_member_bytes`` for a member already built."""
+    n_inputs, n_outputs = model_sizes(data)
+    sizes = activation_sizes(model, torch.zeros(1, *data.x_train.shape[1:]))
+    largest = max(len(x) for x in (data.x_train, data.x_val, data.x_test) if x is not None)
+    floats = (8 * sum(p.numel() for p in model.parameters()) + len(data.x_train) * (n_inputs + 2)
+              + config.batch_size * 4 * sum(sizes) + largest * 4 * n_outputs)
+    return 4 * floats
 
 
 def balanced_chunks(members: Sequence[int], size: int) -> list[list[int]]:

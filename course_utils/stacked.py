@@ -2,17 +2,19 @@
 
 Members built by any ``model_fn`` (``build_model`` included) with the same structure form a stack: their
 parameters fill one flat (M, P) buffer, a row per member, and one template module runs them all through
-``vmap(functional_call(...))``, so every layer keeps its one definition. The loss is the sum of the
-members' mean losses, so each member's gradient is its own; ``members.Members`` updates the buffer with
-each member's settings and keeps fit's bookkeeping.
+``vmap(functional_call(...))``, so every layer keeps its one definition; its Conv1d layers (and the Linear
+layers beside them) run under vmap as one batched product over the members (``stacked_layers``), which on
+CPU is much faster than vmap's own rule for them. The loss is the sum of the members' mean losses, so each
+member's gradient is its own; ``members.Members`` updates the buffer with each member's settings and keeps
+fit's bookkeeping.
 Dropout masks and noise are drawn outside ``vmap`` from each member's generator, seeded and drawn as in
 ``fit``, so stochastic members follow ``fit``'s run too; other random layers draw under ``vmap``
 (``randomness="different"``): ``fit``'s distribution, not its draws. A member that stops early or
 diverges is frozen: written back to its module and dropped from the stack.
 
-``sweep`` trains the networks of a custom ``model_fn`` here, each member on its own replicate's data. The
-course's own MLP and CNN still go to ``batched.py``, whose hand-written layers are faster on CPU today
-(``benchmarks/bench_engines.py``).
+``sweep`` trains every network here but the course's MLP (``batched.py``, whose hand-written layers are
+faster on CPU today: ``benchmarks/bench_engines.py``): the course's CNN, the networks of a custom
+``model_fn``, and one configuration over many replicates, each member on its own replicate's data.
 """
 from __future__ import annotations
 
@@ -21,7 +23,6 @@ import math
 import threading
 from collections.abc import Callable, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
@@ -29,57 +30,15 @@ from torch.func import functional_call, vmap
 from .augment import with_augmentation
 from .config import Config
 from .data import Dataset
-from .members import Members, balanced_chunks, check_members, run_groups, stack_splits
-from .models import GaussianNoise, build_model
+from .members import (Members, activation_sizes, balanced_chunks, check_members, member_bytes, model_sizes,
+                      run_groups, stack_splits)
+from .models import GaussianNoise
+from .stacked_layers import stack_layers
 from .training import EVAL_CHUNK, History
 
-__all__ = ["estimate_member_bytes", "train_stacked"]
+__all__ = ["train_stacked"]
 
 MEMORY_BUDGET = 1 << 30   # bytes the running stacks may use (estimated); larger sweeps are split
-
-
-def _shape(data: Dataset) -> tuple[int, int]:
-    """(n_inputs, n_outputs) as build_model takes them."""
-    y = data.y_train
-    n_outputs = data.n_classes if data.is_classification else (y.shape[1] if y.ndim == 2 else 1)
-    return int(np.prod(data.x_train.shape[1:])), n_outputs
-
-
-def _activation_sizes(model: nn.Module, x: torch.Tensor) -> list[int]:
-    """Floats per sample of every leaf module's output, from one eval-mode pass over ``x``."""
-    sizes, hooks = [], [m.register_forward_hook(lambda m, i, out: sizes.append(out[0].numel()))
-                        for m in model.modules() if not list(m.children())]
-    training = model.training
-    try:
-        with torch.no_grad(), torch.random.fork_rng():
-            model.eval()(x)
-    finally:
-        model.train(training)
-        for hook in hooks:
-            hook.remove()
-    return sizes
-
-
-def estimate_member_bytes(config: Config, data: Dataset, model_fn: Callable = build_model) -> int:
-    """A generous estimate of the memory one member of a stack needs, in bytes.
-
-    Counted: its parameters about eight times over (stacked weights, gradients and their flat copy, two
-    optimizer moments, temporaries, its own module and best weights); its shuffled copy of the training set;
-    about four tensors per activation of one training step; its outputs on the largest split.
-    """
-    with torch.random.fork_rng():   # sizing a member must not move the global RNG
-        model = model_fn(config, *_shape(data))
-    return _member_bytes(model, config, data)
-
-
-def _member_bytes(model: nn.Module, config: Config, data: Dataset) -> int:
-    """``estimate_member_bytes`` for a member already built."""
-    n_inputs, n_outputs = _shape(data)
-    sizes = _activation_sizes(model, torch.zeros(1, *data.x_train.shape[1:]))
-    largest = max(len(x) for x in (data.x_train, data.x_val, data.x_test) if x is not None)
-    floats = (8 * sum(p.numel() for p in model.parameters()) + len(data.x_train) * (n_inputs + 2)
-              + config.batch_size * 4 * sum(sizes) + largest * 4 * n_outputs)
-    return 4 * floats
 
 
 def train_stacked(configs: Sequence[Config], data: Dataset | Sequence[Dataset], *, memory_budget: int | None = None,
@@ -99,12 +58,12 @@ def train_stacked(configs: Sequence[Config], data: Dataset | Sequence[Dataset], 
                                                        MEMORY_BUDGET)
     data = datasets[0]
     build = model_fn or with_augmentation(augmentation)
-    models = [build(c, *_shape(data)) for c in configs]   # reseeds the global RNG, as fit's caller does
+    models = [build(c, *model_sizes(data)) for c in configs]   # reseeds the global RNG, as fit's caller does
     networks = [m[1] if augmentation is not None else m for m in models]
     histories = [History() for _ in configs]
     workers = min(workers, len(configs))
     size = max(1, min(math.ceil(len(configs) / workers),
-                      budget // (_member_bytes(networks[0], configs[0], data) * workers)))
+                      budget // (member_bytes(networks[0], configs[0], data) * workers)))
     stacks = [chunk for group in _structures(networks) for chunk in balanced_chunks(group, size)]
 
     def train(members: list[int], stop: threading.Event) -> None:
@@ -148,7 +107,7 @@ class _Stack(Members):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.draws: dict = {}
-        self.template = copy.deepcopy(self.networks[0])
+        self.template = stack_layers(copy.deepcopy(self.networks[0]))   # fast rules for conv layers
         self.sites = []   # (kind, each member's layer) of every dropout or noise layer, replaced by _Drawn
         for name, module in list(self.template.named_modules()):
             if isinstance(module, (nn.Dropout, GaussianNoise)):
@@ -182,7 +141,7 @@ class _Stack(Members):
         """Each site's draws (M, *shape), each member's from its generator in the order fit's forward draws."""
         if len(x[0]) not in self.shapes_drawn:
             self.draws["shapes"] = []
-            _activation_sizes(self.template, x[0])
+            activation_sizes(self.template, x[0])
             self.shapes_drawn[len(x[0])] = self.draws.pop("shapes")
         draws = {}
         for site, shape in self.shapes_drawn[len(x[0])]:

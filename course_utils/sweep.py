@@ -6,10 +6,10 @@ With ``Draws`` (or any callable ``replicate -> Dataset``) as the data, replicate
 r trains on the r-th data draw with initialization seed r, so a claim's
 replicates vary the data as well as the seed. Runs that share an
 architecture and a schedule are trained together as one stacked model
-(``batched.train_batched`` for the course's networks, ``stacked.train_stacked``
-for those of a custom ``model_fn``, which also stacks runs of different
-replicates), which matches training each alone up to float rounding and costs
-a fraction of the time; the rest run one by one.
+(``batched.train_batched`` for the course's MLP, ``stacked.train_stacked``
+for every other network, which also stacks runs of different replicates),
+which matches training each alone up to float rounding and costs a fraction
+of the time; the rest run one by one.
 """
 from __future__ import annotations
 
@@ -179,17 +179,23 @@ def sweep(configs: Config | Sequence[Config] | Mapping[str, Config], data: Datas
     interrupted = False
     try:
         augmented = isinstance(model_fn, WithAugmentation) and can_transform(model_fn.layer)
-        hand_written = model_fn is build_model or augmented   # batched.py's networks; others train stacked
+        hand_written = model_fn is build_model or augmented   # the course's networks; others train stacked
         # Runs of different replicates see different data. batched.py trains them apart, so a sweep of one
-        # configuration would get batches of one run: those, and custom networks, go to the stacked engine,
-        # which gives each member its own data, as long as every replicate's arrays have the same sizes.
+        # configuration would get batches of one run: those, the course's CNN and custom networks go to the
+        # stacked engine, which gives each member its own data, as long as every replicate's arrays have the
+        # same sizes.
         same_sizes = len({tuple(getattr(d, name).shape for name in ("x_train", "x_val") if getattr(d, name) is not None)
                           for d in train_draws.values()}) == 1
         stack_replicates = not isinstance(data, Dataset) and same_sizes and (not hand_written or len(labelled) == 1)
         per_replicate = not isinstance(data, Dataset) and not stack_replicates
-        for group in _groups([run for _, run in runs], batched, per_replicate):
+
+        def apart(run: Config) -> bool:   # trained with the runs of its own replicate only
+            return per_replicate and (run.model == "mlp" or not same_sizes)
+
+        for group in _groups([run for _, run in runs], batched, apart):
             train_data = train_draws[runs[group[0]][1].seed]
-            if len(group) > 1 and hand_written and not stack_replicates:
+            if len(group) > 1 and hand_written and not stack_replicates and runs[group[0]][1].model == "mlp":
+                # batched.py's hand-written layers: the course's MLP, alone or behind augmentation layers
                 results = train_batched([runs[i][1] for i in group], train_data, progress=advance,
                                         augmentation=model_fn.layer if augmented else None)
             elif len(group) > 1:
@@ -235,13 +241,15 @@ def _draw(data, seed: int) -> Dataset:
     return drawn
 
 
-def _groups(runs: Sequence[Config], batched: bool, per_replicate: bool = False) -> list[list[int]]:
-    """Indices of runs to train together: those sharing architecture, schedule (and data), or one by one."""
+def _groups(runs: Sequence[Config], batched: bool,
+            apart: Callable[[Config], bool] = lambda run: False) -> list[list[int]]:
+    """Indices of runs to train together: those sharing architecture, schedule (and the replicate's data,
+    for runs ``apart`` says train with their replicate only), or one by one."""
     if not batched:
         return [[i] for i in range(len(runs))]
     shared: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
-        key = tuple(repr(getattr(run, name)) for name in SHARED_FIELDS) + ((run.seed,) if per_replicate else ())
+        key = tuple(repr(getattr(run, name)) for name in SHARED_FIELDS) + ((run.seed,) if apart(run) else ())
         shared.setdefault(key, []).append(i)
     groups = []
     for members in shared.values():

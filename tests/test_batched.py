@@ -26,9 +26,10 @@ from course_utils import Config, Dataset, build_model, evaluate, fit
 from course_utils import batched
 from course_utils.augment import (Compose, GaussianNoise, RandomFlip, RandomImageShift, RandomRotation, RandomScale,
                                   RandomShift, with_augmentation)
-from course_utils.batched import estimate_member_bytes, train_batched
-from course_utils.members import can_batch
-from course_utils.models import CNN1d, MLP
+from course_utils.batched import train_batched
+from course_utils.members import estimate_member_bytes
+from course_utils.members import Members, can_batch
+from course_utils.models import MLP
 
 ATOL = 1e-4
 
@@ -120,53 +121,15 @@ def test_adam_with_batch_norm_matches_fit_except_rounding_driven_biases(optimize
                 np.testing.assert_allclose(value.double(), expected[1].state_dict()[key].double(), atol=ATOL)
 
 
-@pytest.mark.parametrize("batch_norm", [False, True])
-def test_cnn_members_match_fit(batch_norm):
-    base = Config(model="cnn", hidden=(4, 6), epochs=2, batch_size=16, optimizer="sgd", lr=0.1,
-                  batch_norm=batch_norm)
-    configs = [replace(c, input_dropout=0.0) for c in varied(base)] + [replace(base, seed=6, momentum=0.9)]
-    check_against_fit(configs, make_classification(length=20))
-
-
-@pytest.mark.parametrize("inputs, length, rows", [(1, 12, 3), (3, 12, 4), (3, 9, 2), (2, 5, 1)])
-def test_the_stacked_convolution_is_each_members_conv1d_with_its_gradients(inputs, length, rows):
-    """_conv against torch's Conv1d(kernel 5, stride 2, padding 2), member by member, in float64."""
-    members, out = 3, 4
-    generator = torch.Generator().manual_seed(inputs * 100 + length)
-    h = torch.randn(members, inputs, length, rows, dtype=torch.float64, generator=generator, requires_grad=True)
-    weight = torch.randn(members, out, inputs, 5, dtype=torch.float64, generator=generator, requires_grad=True)
-    bias = torch.randn(members, out, dtype=torch.float64, generator=generator, requires_grad=True)
-    y = batched._conv(h, weight, bias)                                   # (M, out, L', rows)
-    expected = torch.stack([torch.nn.functional.conv1d(h[m].permute(2, 0, 1), weight[m], bias[m], stride=2,
-                                                       padding=2) for m in range(members)])   # (M, rows, out, L')
-    torch.testing.assert_close(y, expected.permute(0, 2, 3, 1), rtol=0, atol=1e-12)
-    upstream = torch.randn(y.shape, dtype=torch.float64, generator=generator)
-    grads = torch.autograd.grad(y, (h, weight, bias), upstream)
-    expected_grads = torch.autograd.grad(expected, (h, weight, bias), upstream.permute(0, 3, 1, 2))
-    for grad, reference in zip(grads, expected_grads, strict=True):
-        torch.testing.assert_close(grad, reference, rtol=0, atol=1e-12)
-    if inputs == 1:   # evaluation: one input shared by every member gives each member's own output
-        shared = batched._conv(h[:1].detach(), weight, bias)
-        torch.testing.assert_close(shared, torch.stack([batched._conv(h[:1].detach(), weight[m:m + 1], bias[m:m + 1])[0]
-                                                        for m in range(members)]), rtol=0, atol=1e-12)
-
-
-def test_cnn_adam_matches_fit():
-    base = Config(model="cnn", hidden=(4,), epochs=2, batch_size=16, lr=0.01)
-    check_against_fit([replace(base, seed=0), replace(base, seed=1, lr=0.003, dropout=0.2)],
-                      make_classification(length=20))
-
-
 @pytest.mark.parametrize("model, layer, n_features", [
     ("mlp", Compose(RandomShift(2), RandomScale(0.8, 1.2, p=0.5), GaussianNoise(0.1)), 8),
-    ("cnn", RandomShift(3, mode="zeros"), 20),
     ("mlp", Compose(RandomImageShift((4, 4), 1, p=0.7), RandomRotation((4, 4), 20)), 16),
     ("mlp", RandomFlip((4, 4)), 16)])
 def test_augmented_members_match_fit(model, layer, n_features):
     """Each member's augmentation draws come from its own generator, before its dropout, as in fit."""
-    base = Config(model=model, hidden=(6,) if model == "cnn" else (12,), epochs=2, batch_size=16, lr=0.01)
+    base = Config(model=model, hidden=(12,), epochs=2, batch_size=16, lr=0.01)
     configs = [replace(base, seed=0), replace(base, seed=1, dropout=0.3), replace(base, seed=2, input_noise=0.2)]
-    data = make_classification(length=n_features) if model == "cnn" else make_classification(n_features=n_features)
+    data = make_classification(n_features=n_features)
     runs = train_batched(configs, data, augmentation=layer)
     n_inputs, n_outputs = n_features, data.n_classes
     for config, run in zip(configs, runs, strict=True):
@@ -220,14 +183,13 @@ def test_penalized_biases_match_fit():
                       make_classification())
 
 
-@pytest.mark.parametrize("model, optimizer, lr", [("mlp", "sgd", 0.5), ("mlp", "adam", 0.05), ("mlp", "adamw", 0.05),
-                                                   ("cnn", "sgd", 0.5)])
+@pytest.mark.parametrize("model, optimizer, lr", [("mlp", "sgd", 0.5), ("mlp", "adam", 0.05), ("mlp", "adamw", 0.05)])
 def test_max_norm_members_match_fit(model, optimizer, lr):
     """Members with their own bounds (and one without) beside each other; the bounds bind at these rates."""
     base = Config(model=model, hidden=(12, 10), epochs=3, batch_size=16, optimizer=optimizer, lr=lr)
     configs = [replace(base, seed=0), replace(base, seed=1, max_norm=0.3), replace(base, seed=2, max_norm=1.0),
                replace(base, seed=3, max_norm=0.5, dropout=0.3, weight_decay=0.01)]
-    data = make_classification(length=20) if model == "cnn" else make_classification()
+    data = make_classification()
     runs = check_against_fit(configs, data)
     for config, (_, member) in zip(configs[1:3], runs[1:3]):
         norms = [w.detach().flatten(1).norm(dim=1).max() for w in member.parameters() if w.ndim >= 2]
@@ -254,12 +216,9 @@ def test_one_config_alone_and_the_global_settings_left_as_found():
 def test_members_are_regular_modules_holding_their_weights():
     data = make_classification()
     configs = [Config(hidden=(8,), epochs=2, batch_size=16, seed=s) for s in range(2)]
-    configs.append(Config(model="cnn", hidden=(3,), epochs=1, batch_size=16))
-    for history, model in train_batched(configs[:2], data):
+    for history, model in train_batched(configs, data):
         assert isinstance(model, MLP)
         assert evaluate(model, data.x_val, data.y_val)["loss"] == pytest.approx(history.val_loss[-1], rel=1e-5)
-    (_, cnn), = train_batched(configs[2:], make_classification(length=12))
-    assert isinstance(cnn, CNN1d)
 
 
 # ---------------------------------------------------------------- early stopping, divergence
@@ -330,14 +289,14 @@ def assert_identical_runs(runs, others):
 
 @pytest.fixture
 def chunk_sizes(monkeypatch):
-    """The size of every chunk that _Batch is built for, in the order they start."""
-    sizes, real = [], batched._Batch.__init__
+    """The size of every chunk of members built, in the order they start."""
+    sizes, real = [], Members.__init__
 
     def spy(self, configs, *args):
         sizes.append(len(configs))
         real(self, configs, *args)
 
-    monkeypatch.setattr(batched._Batch, "__init__", spy)
+    monkeypatch.setattr(Members, "__init__", spy)
     return sizes
 
 
@@ -375,12 +334,11 @@ def test_workers_share_the_members_and_the_budget(chunk_sizes):
     Config(hidden=(12, 12), epochs=4, batch_size=16, patience=2),
     Config(hidden=(12,), epochs=3, batch_size=16, batch_norm=True, optimizer="sgd", momentum=0.9, lr=0.05),
     Config(hidden=(12,), epochs=3, batch_size=16, optimizer="adamw", label_smoothing=0.1),
-    Config(model="cnn", hidden=(4, 4), epochs=2, batch_size=16, input_noise=0.1),
     Config(hidden=(12, 12), epochs=3, batch_size=16, optimizer="sgd", lr=0.5, max_norm=0.5),
-], ids=["mlp-early-stopping", "mlp-bn-sgd", "mlp-adamw", "cnn", "mlp-max-norm"])
+], ids=["mlp-early-stopping", "mlp-bn-sgd", "mlp-adamw", "mlp-max-norm"])
 def test_results_do_not_depend_on_the_number_of_workers(base):
     """Why notebooks print the same numbers on any number of cores: each member's run is bit for bit the same."""
-    data = make_classification(length=12) if base.model == "cnn" else make_classification()
+    data = make_classification()
     configs = [replace(base, seed=s, lr=base.lr * (1 + s % 2), weight_decay=1e-3 * (s % 3), l1=1e-4 * (s % 2),
                        dropout=0.2 * (s % 2)) for s in range(6)]
     one = train_batched(configs, data, workers=1)
@@ -412,10 +370,10 @@ def test_workers_leave_torchs_thread_count_as_it_was():
 
 @pytest.fixture
 def interrupt_on_epoch(monkeypatch):
-    """Make _Batch.train_epoch raise KeyboardInterrupt on its n-th call."""
+    """Make Members.train_epoch raise KeyboardInterrupt on its n-th call."""
 
     def install(n):
-        real, calls = batched._Batch.train_epoch, []
+        real, calls = Members.train_epoch, []
 
         def flaky(self):
             calls.append(1)
@@ -423,7 +381,7 @@ def interrupt_on_epoch(monkeypatch):
                 raise KeyboardInterrupt
             return real(self)
 
-        monkeypatch.setattr(batched._Batch, "train_epoch", flaky)
+        monkeypatch.setattr(Members, "train_epoch", flaky)
         return calls
 
     return install
@@ -533,6 +491,8 @@ def test_can_batch_refuses(configs, message):
 
 def test_train_batched_rejects_what_fit_rejects():
     data = make_classification()
+    with pytest.raises(ValueError, match="trains the course's MLP; a 'cnn' trains with train_stacked"):
+        train_batched([Config(model="cnn", hidden=(4,))], make_classification(length=12))
     with pytest.raises(ValueError, match="cannot be trained as one batch: the configurations differ in epochs"):
         train_batched([Config(), Config(epochs=3)], data)
     no_val = Dataset(data.x_train, data.y_train, data.x_test, data.y_test)

@@ -12,6 +12,7 @@ from conftest import make_classification
 from course_utils import Config, Dataset, build_model, evaluate, fit, sweep
 from course_utils import training
 from course_utils.augment import RandomShift, with_augmentation
+from course_utils.batched import train_batched
 from course_utils.stacked import train_stacked
 from course_utils.sweep import SweepResult
 
@@ -182,6 +183,11 @@ def blobs_draw(replicate: int) -> Dataset:
     return make_classification(seed=replicate)
 
 
+def series_draw(replicate: int) -> Dataset:
+    """Replicate r's data: short sequences (for the CNN as for the MLP) sampled with seed r."""
+    return make_classification(seed=replicate, length=12)
+
+
 @pytest.mark.parametrize("batched", [True, False])
 def test_each_replicate_trains_on_its_own_draw_with_its_own_seed(batched):
     configs = {"plain": BASE, "l2": replace(BASE, l2=1e-2)}
@@ -305,6 +311,22 @@ def test_one_configuration_on_many_replicates_trains_them_stacked(monkeypatch, m
     together = sweep([config], blobs_draw, seeds=(0, 3, 5), progress=False, model_fn=model_fn)
     alone = sweep([config], blobs_draw, seeds=(0, 3, 5), progress=False, model_fn=model_fn, batched=False)
     assert calls == [3]
+    for column in ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"):
+        np.testing.assert_allclose(together.table[column], alone.table[column], atol=1e-4, err_msg=column)
+
+
+def test_in_a_sweep_over_replicates_mlps_train_per_replicate_and_cnns_across_them(monkeypatch):
+    """batched.py takes each replicate's MLPs together; the stacked engine takes the CNN's runs of every replicate."""
+    calls = {"batched": [], "stacked": []}
+    module = sys.modules["course_utils.sweep"]
+    for name, engine in (("batched", train_batched), ("stacked", train_stacked)):
+        monkeypatch.setattr(module, f"train_{name}",
+                            lambda *a, name=name, engine=engine, **k: calls[name].append(len(a[0])) or engine(*a, **k))
+    configs = {"mlp": BASE, "mlp, decayed": replace(BASE, weight_decay=0.01),
+               "cnn": Config(model="cnn", hidden=(3,), epochs=2, batch_size=16, lr=0.01)}
+    together = sweep(configs, series_draw, seeds=(0, 3, 5), progress=False)
+    alone = sweep(configs, series_draw, seeds=(0, 3, 5), progress=False, batched=False)
+    assert calls == {"batched": [2, 2, 2], "stacked": [3]}
     for column in ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"):
         np.testing.assert_allclose(together.table[column], alone.table[column], atol=1e-4, err_msg=column)
 
