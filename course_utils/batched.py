@@ -24,7 +24,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,7 +31,7 @@ from torch import nn
 from .augment import with_augmentation
 from .config import Config
 from .data import Dataset
-from .members import Members, balanced_chunks, check_members, member_bytes, run_groups, stack_splits
+from .members import Members, balanced_chunks, check_members, member_bytes, model_sizes, run_groups, stack_splits
 from .training import History
 
 __all__ = ["train_batched"]
@@ -117,11 +116,9 @@ class _Spec:
 
     @classmethod
     def of(cls, config: Config, data: Dataset) -> "_Spec":
-        y = data.y_train
-        n_outputs = data.n_classes if data.is_classification else (y.shape[1] if y.ndim == 2 else 1)
         return cls(config.model, config.hidden, config.activation, config.batch_norm, config.optimizer,
-                   config.batch_size, config.epochs, config.label_smoothing,
-                   int(np.prod(data.x_train.shape[1:])), n_outputs, data.is_classification)
+                   config.batch_size, config.epochs, config.label_smoothing, *model_sizes(data),
+                   data.is_classification)
 
     def widest(self) -> int:
         """The largest number of activations per sample in one layer (outputs included)."""
