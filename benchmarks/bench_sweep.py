@@ -6,7 +6,7 @@ Task: MNIST-1D, 20 epochs, batch 100, Adam (lr 1e-3), for
 Ways to train it:
   1. course_utils.fit, one model;
   2. the sweep engine with 16 and with 32 configurations (seeds × weight decays), reported per model:
-     course_utils.batched.train_batched for the MLP, course_utils.stacked.train_stacked for the CNN;
+     as sweep trains them: the MLP by course_utils.batched's layer rules, the CNN by course_utils.stacked;
   3. the idiomatic PyTorch loop over a DataLoader (no per-epoch evaluation);
   4. scikit-learn's MLPClassifier, same architecture and schedule (MLP only; no per-epoch evaluation).
 fit and the sweeps evaluate the training set in eval mode after every epoch, as their History needs.
@@ -42,8 +42,9 @@ from threadpoolctl import threadpool_limits
 from torch.utils.data import DataLoader, TensorDataset
 
 import course_utils as cu
-from course_utils.batched import train_batched
-from course_utils.stacked import train_stacked
+from course_utils.batched import LayeredMembers
+from course_utils.members import train_members
+from course_utils.stacked import StackedMembers
 from course_utils.environment import usable_cores
 
 EPOCHS, BATCH, LR = 20, 100, 1e-3
@@ -141,7 +142,9 @@ def time_methods(base: cu.Config, data: cu.Dataset, repeats: int, cores: int, wi
             with threadpool_limits(n):
                 times.setdefault(method, {})[n] = best_of(run, repeats)
     torch.set_num_threads(1)
-    engine = train_batched if base.model == "mlp" else train_stacked   # the engine sweep uses for each
+    def engine(configs, data, workers):   # as sweep trains them
+        return train_members([LayeredMembers, StackedMembers], configs, data, workers=workers)
+
     for size in SIZES:
         configs = sweep_configs(base, size)
         for n in settings:

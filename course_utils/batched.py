@@ -1,234 +1,276 @@
-"""Train many configurations of the course's MLP at once, with hand-written batched layers.
+"""Train many networks at once, layer by layer over a member axis: fast rules for the layers an MLP is made of.
 
-A sweep of M configurations that share an architecture and a schedule is run as a single network whose
-every tensor has a leading member axis of size M:
+The members are the configurations' own modules: ``nn.Sequential`` networks whose every layer has a rule here,
+the course's MLP (``build_model``) and any ``model_fn``'s network built from the same layers. Each rule runs one
+layer type for every member at once, on activations laid out feature-major, (M, features, rows):
 
-* a layer is one batched product, W (M, out, in) @ h (M, in, batch), in a feature-major layout;
-* batch norm runs per member: its channels are the M × width rows.
+* ``Linear``: one batched product, W (M, out, in) @ h (M, in, rows);
+* ``BatchNorm1d``: per member, its channels being the M × width rows of one batch norm;
+* ``ReLU``, ``Tanh``, ``GELU``, ``Identity``: element-wise, in place where autograd allows;
+* ``Dropout``, ``GaussianNoise``: each member's own draw (``Members.draw``), applied element-wise;
+* ``Flatten``, first: the inputs are read flat.
 
-These layers are the course's MLP of ``models.py`` written a second time, for speed: on CPU they train it
-about 1.5 times faster per model than ``stacked.py``'s vmapped modules (``benchmarks/bench_engines.py``).
-Every other network, the course's CNN included, trains stacked.
-``members.Members`` does the rest, as for the stacked engine: each member's batches, optimizer step and
-bookkeeping as ``fit`` would run them. Its dropout masks and input noise come from its own generator, seeded
-as ``fit`` seeds the global one and drawn in the same order and shapes, so even stochastic members follow
-``fit``'s run; the runs differ only by float rounding (batched vs. single matrix products), which the tests
-bound. A member's run is bit for bit the same whatever chunk it lands in (the flat buffer's rows are padded,
-and evaluation slices do not depend on the chunk's size), so results do not depend on the number of cores.
-Memory is bounded: the running chunks' estimated size (``estimate_member_bytes``) stays under ``MEMORY_BUDGET``.
+The network itself keeps its one definition, its module: the rules read its layers, their sizes and settings.
+On CPU this trains the course's MLP about 1.5 times faster per model than ``stacked.py``'s ``vmap`` of the same
+modules (``benchmarks/bench_engines.py``); networks with other layers, the course's CNN among them, train there.
+``members.Members`` does the rest for both engines: each member's batches, optimizer step and bookkeeping as
+``fit`` would run them, so even stochastic members follow ``fit``'s run; the runs differ only by float rounding
+(batched vs. single matrix products), which the tests bound. A member's run is bit for bit the same whatever
+group it lands in (the flat buffer's rows are padded, and evaluation slices do not depend on the group's size),
+so results do not depend on the number of cores.
 """
 from __future__ import annotations
 
-import math
-import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import with_augmentation
 from .config import Config
 from .data import Dataset
-from .members import Members, balanced_chunks, check_members, member_bytes, model_sizes, run_groups, stack_splits
+from .members import Members, train_members
+from .models import GaussianNoise
 from .training import History
 
-__all__ = ["train_batched"]
+__all__ = ["LayeredMembers", "can_train_batched", "train_batched"]
 
-MEMORY_BUDGET = 1 << 30   # bytes one chunk of members may use (estimated); larger sweeps are split
-EVAL_FLOATS = 1 << 15     # evaluation runs in slices of samples whose widest activation (per member) fits this
+EVAL_FLOATS = 1 << 15   # evaluation runs in slices of samples whose widest activation (per member) fits this
 
-BN_MOMENTUM, BN_EPS = 0.1, 1e-5            # torch.nn.BatchNorm1d defaults
 # In place where autograd allows it (relu and tanh save their output, not their input): fewer allocations.
-_ACTIVATIONS = {"relu": torch.relu_, "tanh": torch.tanh_, "gelu": F.gelu}
+_IN_PLACE = {nn.ReLU: torch.relu_, nn.Tanh: torch.tanh_}
+_ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.GELU, nn.Identity)
+_RANDOM = (nn.Dropout, GaussianNoise)
 
 
-def train_batched(configs: Sequence[Config], data: Dataset, *, memory_budget: int | None = None,
+def train_batched(configs: Sequence[Config], data: Dataset | Sequence[Dataset], *, memory_budget: int | None = None,
                   workers: int | None = None, progress: Callable[[int], None] | None = None,
-                  augmentation: nn.Module | None = None) -> list[tuple[History, nn.Module]]:
-    """Train every configuration as a member of one stacked model; return ``(history, model)`` per config.
+                  augmentation: nn.Module | None = None,
+                  model_fn: Callable | None = None) -> list[tuple[History, nn.Module]]:
+    """Train every configuration as a member of a batch; return ``(history, model)`` per configuration.
 
-    Each pair is what ``fit(build_model(config, ...), data, config)`` gives,
-    up to float rounding: the same history fields, the same early stopping
-    and restoring of the best weights per member, and a regular module built
-    by ``build_model`` holding the trained weights. The configurations must
-    pass ``can_batch``.
+    Each pair is what ``fit(model_fn(config, ...), data, config)`` gives, up to float rounding: the same history
+    fields, early stopping and restoring of the best weights per member, and the module holding the trained
+    weights. ``data`` is one ``Dataset`` for every member, or one per configuration (a replicate's own draw), all
+    of the same sizes. Without ``model_fn``, members are ``build_model``'s, behind ``augmentation`` if given
+    (layers of ``course_utils.augment``, see ``can_transform``; each member draws from its own generator, in the
+    order ``fit`` draws). Every network must pass ``can_train_batched``; ``train_stacked`` takes any other.
 
-    Members are trained in chunks, ``workers`` chunks at a time (default: one
-    per CPU core this process may use, ``usable_cores``), each worker on one core; a member's
-    run is bit for bit the same in any chunk, so the results do not depend on
-    the number of workers. Chunks are sized so that the estimated memory of
-    the running chunks stays under ``memory_budget`` (default
-    ``MEMORY_BUDGET``) bytes.
-
-    ``augmentation`` (layers of ``course_utils.augment``, see ``can_transform``)
-    trains every member as ``with_augmentation(augmentation)`` builds it, layer
-    in front of the network; each member's draws come from its own generator,
-    in the order ``fit`` draws them.
-
-    ``progress(n)``, if given, is called (from the worker threads) whenever
-    ``n`` more member-epochs are done; a member that stops early counts all
-    its epochs then, so the calls add up to the configurations' epochs.
-
-    Ctrl-C ends training cleanly: every member keeps its history so far (and,
-    as in ``fit``, its best weights); all histories are marked ``interrupted``.
+    Members train in groups, ``workers`` groups at a time (default: one per core this process may use,
+    ``usable_cores``), each worker on one core, the running groups estimated under ``memory_budget`` bytes
+    (default 1 GiB, ``members.MEMORY_BUDGET``). ``progress(n)``, if given, is called (from the workers) whenever
+    ``n`` more member-epochs are done; a member that stops early counts all its epochs then. Ctrl-C ends training
+    cleanly: every member keeps its history so far (and, as in ``fit``, its best weights), marked ``interrupted``.
     """
-    configs, datasets, budget, workers = check_members(configs, data, augmentation, memory_budget, workers,
-                                                       MEMORY_BUDGET)
-    if configs[0].model != "mlp":
-        raise ValueError(f"train_batched trains the course's MLP; a {configs[0].model!r} trains with train_stacked")
-    if len({id(d) for d in datasets}) > 1:
-        raise ValueError("train_batched trains every member on one Dataset; train_stacked takes one per configuration")
-    data = datasets[0]
-    spec = _Spec.of(configs[0], data)
-    splits = stack_splits([data])
-    build = with_augmentation(augmentation)
-    workers = min(workers, len(configs))
-    models = [build(c, spec.n_inputs, spec.n_outputs) for c in configs]   # reseeds the global RNG
-    per_member = member_bytes(models[0], configs[0], data)   # members differ in nothing that costs memory
-    size = max(1, min(math.ceil(len(configs) / workers), budget // (per_member * workers)))
-    histories = [History() for _ in configs]
-
-    def train(chunk: list[int], stop: threading.Event) -> None:
-        _Batch([configs[i] for i in chunk], [models[i] for i in chunk], [histories[i] for i in chunk],
-               spec, splits, stop, progress, augmentation).run()
-
-    run_groups(balanced_chunks(range(len(configs)), size), train, workers, histories)
-    return list(zip(histories, models))
+    return train_members([LayeredMembers], configs, data, memory_budget=memory_budget, workers=workers,
+                         progress=progress, augmentation=augmentation, model_fn=model_fn)
 
 
-@dataclass(frozen=True)
-class _Spec:
-    """What every member shares: the architecture, the task and the schedule."""
-
-    model: str
-    hidden: tuple[int, ...]
-    activation: str
-    batch_norm: bool
-    optimizer: str
-    batch_size: int
-    epochs: int
-    label_smoothing: float
-    n_inputs: int
-    n_outputs: int
-    classification: bool
-
-    @classmethod
-    def of(cls, config: Config, data: Dataset) -> "_Spec":
-        return cls(config.model, config.hidden, config.activation, config.batch_norm, config.optimizer,
-                   config.batch_size, config.epochs, config.label_smoothing, *model_sizes(data),
-                   data.is_classification)
-
-    def widest(self) -> int:
-        """The largest number of activations per sample in one layer (outputs included)."""
-        return max([*self.hidden, self.n_outputs])
+def can_train_batched(network: nn.Module) -> tuple[bool, str]:
+    """Whether ``train_batched`` has a rule for every layer of ``network``, and why (not)."""
+    try:
+        _leaves(network)
+    except ValueError as reason:
+        return False, str(reason)
+    return True, f"{type(network).__name__}: a sequence of layers train_batched runs"
 
 
-class _Batch(Members):
-    """Members of the course's MLP run by hand-written batched layers; the rest is ``Members``'."""
+def _leaves(network: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The (name, module) of every layer, in order; ValueError if a layer has no rule here."""
+    if not isinstance(network, nn.Sequential):
+        raise ValueError(f"train_batched runs nn.Sequential networks; {type(network).__name__} computes its own "
+                         "forward: train it with train_stacked")
+    leaves = [(name, m) for name, m in network.named_modules() if not isinstance(m, nn.Sequential)]
+    for position, (name, m) in enumerate(leaves):
+        kind = type(m)
+        if kind is nn.Flatten and position == 0 and (m.start_dim, m.end_dim) == (1, -1):
+            continue
+        if kind is nn.BatchNorm1d and not (m.affine and m.track_running_stats and m.momentum is not None):
+            raise ValueError(f"layer {name!r}: train_batched runs BatchNorm1d with its default affine, running "
+                             "statistics and momentum; train it with train_stacked")
+        if kind not in (nn.Linear, nn.BatchNorm1d, *_ELEMENTWISE, *_RANDOM):
+            raise ValueError(f"layer {name!r} ({kind.__name__}) has no rule in train_batched, which runs "
+                             "Flatten (first), Linear, BatchNorm1d, ReLU, Tanh, GELU, Identity, Dropout and "
+                             "GaussianNoise; train it with train_stacked")
+    return leaves
 
-    def __init__(self, configs, models, histories, spec: _Spec, splits, stop: threading.Event,
-                 progress: Callable[[int], None] | None = None, augmentation: nn.Module | None = None):
-        self.spec = spec
-        template = models[0][1] if augmentation is not None else models[0]
-        self.layer_names = [(f"{name}.weight", f"{name}.bias") for name, m in template.named_modules()
-                            if isinstance(m, nn.Linear)]
-        self.norm_names = [tuple(f"{name}.{t}" for t in ("weight", "bias", "running_mean", "running_var"))
-                           for name, m in template.named_modules() if isinstance(m, nn.BatchNorm1d)]
-        self.counters = [f"{name}.num_batches_tracked" for name, m in template.named_modules()
-                         if isinstance(m, nn.BatchNorm1d)]
-        super().__init__(configs, models, histories, splits, stop, progress, augmentation)
 
-    def _bind(self) -> None:
-        """Also the layers' stacked tensors, in the order the forward pass reads them, and the random sites."""
-        super()._bind()
-        tensors = {**self.params, **self.buffers}
-        self.layers = [(tensors[w], tensors[b]) for w, b in self.layer_names]
-        self.norms = [tuple(tensors[name] for name in names) for names in self.norm_names]
-        configs = [self.configs[r] for r in self.active]
+def _program(networks: Sequence[nn.Module]) -> list[tuple[str, object]]:
+    """The steps of a forward pass for every member: (kind, what) with kind one of ``flatten``, ``linear``,
+    ``norm`` (a batch norm, with the in-place activation that follows it, if any), ``activation``, and
+    ``dropout`` or ``noise`` (each member's layer there, or None where it has none).
 
-        # Random sites in the order fit's modules draw from the RNG: input noise, input dropout, then one
-        # dropout per hidden layer. Each site lists (row, generator, rate) of the members using it.
-        def site(rates):
-            return [(row, self.generators[member], rate)
-                    for row, (member, rate) in enumerate(zip(self.active, rates)) if rate > 0]
-        self.noise_site = site([c.input_noise for c in configs])
-        self.input_dropout_site = site([c.input_dropout for c in configs])
-        self.dropout_site = site([c.dropout for c in configs])
+    Members share their other layers; where their dropout and noise layers differ, their draws are matched
+    by kind and order between two shared layers, as each member's own forward pass draws them.
+    """
+    fixed, gaps = zip(*(_split(_leaves(n)) for n in networks))
+    if len({_shape(layers) for layers in fixed}) > 1:
+        raise ValueError("the members' networks differ in layers other than dropout and noise: "
+                         "group them by architecture first")
+    keys = [[_keys(gap) for gap in member_gaps] for member_gaps in gaps]
+    steps: list[tuple[str, object]] = []
+    for position, order in enumerate(_draw_orders(keys)):
+        for key in order:
+            steps.append(("dropout" if key[0] is nn.Dropout else "noise",
+                          [dict(zip(member_keys[position], member_gaps[position])).get(key)
+                           for member_keys, member_gaps in zip(keys, gaps)]))
+        if position < len(fixed[0]):
+            steps.append(_step(*fixed[0][position]))
+    return _fuse(steps)
 
-    # ------------------------------------------------------------ random draws
 
-    def _draw(self, site, shape, fill, draw) -> torch.Tensor | None:
-        """Per-member random tensors for one random site: (M, *shape), ``fill`` where unused."""
-        if not site:
-            return None
-        out = torch.full((len(self.active), *shape), fill)
-        for row, generator, rate in site:
-            draw(out[row], generator, rate)
-        return out
+def _draw_orders(keys: Sequence[Sequence[list]]) -> list[list[tuple[type, int]]]:
+    """For each gap between shared layers, one order of the random layers that keeps every member's own
+    order (``keys[member][gap]``); ValueError if the members' orders contradict each other."""
+    orders = []
+    for position in range(len(keys[0])):
+        queues, order = [list(member[position]) for member in keys], []
+        while any(queues):
+            ready = [key for key in dict.fromkeys(q[0] for q in queues if q) if all(key not in q[1:] for q in queues)]
+            if not ready:
+                raise ValueError("the members draw their dropout and noise in different orders")
+            order.append(ready[0])
+            queues = [q[1:] if q and q[0] == ready[0] else q for q in queues]
+        orders.append(order)
+    return orders
 
-    def _noise(self, shape) -> torch.Tensor | None:
-        def draw(t, generator, std):
-            t.normal_(generator=generator).mul_(std)       # fit: x + std * randn_like(x)
-        return self._draw(self.noise_site, shape, 0.0, draw)
 
-    def _mask(self, site, shape) -> torch.Tensor | None:
-        def draw(t, generator, p):
-            t.bernoulli_(1 - p, generator=generator).div_(1 - p)   # as torch's dropout on CPU
-        return self._draw(site, shape, 1.0, draw)
+def _agree(keys: Sequence[Sequence[list]]) -> bool:
+    try:
+        _draw_orders(keys)
+    except ValueError:
+        return False
+    return True
 
-    # ------------------------------------------------------------ forward passes
+
+def _shape(layers: list[tuple[str, nn.Module]]) -> tuple:
+    """What members of one group must share: the type and settings of every layer."""
+    return tuple((type(m).__name__, m.extra_repr()) for _, m in layers)
+
+
+def _split(leaves: list[tuple[str, nn.Module]]) -> tuple[list, list[list[nn.Module]]]:
+    """The shared layers, and the random layers before, between and after them (one list per gap)."""
+    fixed, gaps = [], [[]]
+    for name, m in leaves:
+        if type(m) in _RANDOM:
+            gaps[-1].append(m)
+        else:
+            fixed.append((name, m))
+            gaps.append([])
+    return fixed, gaps
+
+
+def _keys(layers: list[nn.Module]) -> list[tuple[type, int]]:
+    """(kind, how many of that kind came before) of each random layer in one gap."""
+    seen: dict[type, int] = {}
+    keys = []
+    for m in layers:
+        keys.append((type(m), seen.get(type(m), 0)))
+        seen[type(m)] = keys[-1][1] + 1
+    return keys
+
+
+def _step(name: str, m: nn.Module) -> tuple[str, object]:
+    if isinstance(m, nn.Flatten):
+        return "flatten", None
+    if isinstance(m, nn.Linear):
+        return "linear", name
+    if isinstance(m, nn.BatchNorm1d):
+        return "norm", (name, m, None)
+    return "activation", m
+
+
+def _fuse(steps: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    """A batch norm takes the in-place activation after it: applied before the norm's output is viewed
+    per member (in place on a view, autograd would copy it)."""
+    fused: list[tuple[str, object]] = []
+    for kind, what in steps:
+        if kind == "activation" and type(what) in _IN_PLACE and fused and fused[-1][0] == "norm":
+            name, norm, _ = fused[-1][1]
+            fused[-1] = ("norm", (name, norm, _IN_PLACE[type(what)]))
+        else:
+            fused.append((kind, what))
+    return fused
+
+
+class LayeredMembers(Members):
+    """Members run by this module's rules, layer by layer; the rest is ``Members``'."""
+
+    accepts = staticmethod(can_train_batched)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.program = _program(self.networks)
+        self.counters = [name for name in self.buffers if name.endswith("num_batches_tracked")]
+        widths = [m.out_features for _, m in _leaves(self.networks[0]) if isinstance(m, nn.Linear)]
+        self.widest = max(widths) if widths else self.splits["train"][0][0, 0].numel()   # activations per sample
+
+    @staticmethod
+    def structures(networks: list[nn.Module]) -> list[list[int]]:
+        """Members whose layers, dropout and noise apart, are the same, sizes and settings too, and whose
+        dropout and noise layers come in orders that agree."""
+        groups: list[tuple[tuple, list, list[int]]] = []   # (shared layers, members' draw orders, members)
+        for i, network in enumerate(networks):
+            fixed, gaps = _split(_leaves(network))
+            shape, keys = _shape(fixed), [_keys(gap) for gap in gaps]
+            for group_shape, orders, members in groups:
+                if group_shape == shape and _agree(orders + [keys]):
+                    orders.append(keys)
+                    members.append(i)
+                    break
+            else:
+                groups.append((shape, [keys], [i]))
+        return [members for _, _, members in groups]
 
     def _outputs(self, inputs: torch.Tensor) -> torch.Tensor:
-        """A training batch's outputs (M, n_outputs, B) from each member's inputs (M, B, ...)."""
+        """A training batch's outputs (M, outputs, B) from each member's inputs (M, B, ...)."""
         for name in self.counters:   # batch norm counts the batches it has seen, as in fit's forward
             self.buffers[name] += 1
-        return self._forward_mlp(inputs.reshape(*inputs.shape[:2], -1).transpose(1, 2), training=True)
+        return self._forward(inputs.reshape(*inputs.shape[:2], -1).transpose(1, 2), training=True)
 
     def _split_outputs(self, split: str) -> torch.Tensor:
-        """A whole split's eval-mode outputs (M, n_outputs, n), in slices small enough to stay in cache."""
-        x = self.splits[split][0][0]   # one copy, read by every member
-        x = x.reshape(len(x), -1)
-        weight, bias = self.layers[0]   # every slice reuses the first layer's weights, stacked as one matrix
-        first = (weight.detach().reshape(-1, weight.shape[-1]), bias.detach().reshape(-1, 1))
-        outputs = torch.empty(len(self.active), self.spec.n_outputs, len(x))
-        rows = max(32, EVAL_FLOATS // self.spec.widest())   # small slices stay in cache; the same for any M
-        for start in range(0, len(x), rows):
-            outputs[:, :, start:start + rows] = self._forward_mlp(x[start:start + rows], training=False, first=first)
-        return outputs
+        """A whole split's eval-mode outputs (M, outputs, n), in slices small enough to stay in cache."""
+        x = self.splits[split][0]
+        x = x.reshape(*x.shape[:2], -1)
+        shared, rows = len(x) == 1, self._data_rows()
+        step = max(32, EVAL_FLOATS // self.widest)   # small slices stay in cache; the same for any M
+        parts = [self._forward(x[0, i:i + step] if shared else x[rows, i:i + step].transpose(1, 2), training=False)
+                 for i in range(0, x.shape[1], step)]
+        return torch.cat(parts, dim=2)
 
-    def _forward_mlp(self, x, training, first=None):
-        # Activations are feature-major, (M, features, rows): a layer is W (M, out, in) @ h (M, in, rows),
-        # batch norm normalises the last axis and cross-entropy reads classes on axis 1.
-        # training: x (M, n_inputs, B), one batch per member; eval: x (R, n_inputs) shared by all members,
-        # whose first layer is one (M·out, in) @ (in, R) product with ``first`` = (weights, biases) stacked.
-        activation = _ACTIVATIONS[self.spec.activation]
-        M = len(self.active)
-        if training:
-            B = x.shape[2]
-            noise = self._noise((B, x.shape[1]))                   # drawn (B, features) as fit draws them
-            if noise is not None:
-                x = x + noise.transpose(1, 2)
-            mask = self._mask(self.input_dropout_site, (B, x.shape[1]))
-            if mask is not None:
-                x = x * mask.transpose(1, 2)
-        h = x
-        for k, (weight, bias) in enumerate(self.layers):
-            if k == 0 and not training:
-                h = torch.addmm(first[1], first[0], h.t()).view(M, -1, len(h))
+    def _forward(self, h: torch.Tensor, training: bool) -> torch.Tensor:
+        """Outputs (M, outputs, rows) from inputs (M, features, rows), or from (rows, features) shared by every
+        member in evaluation, whose first linear layer is then one (M·out, in) @ (in, rows) product."""
+        tensors = {**self.params, **self.buffers}
+        fresh = False   # whether h is this pass's own tensor, which an activation may overwrite
+        for kind, what in self.program:
+            if kind == "flatten" or kind in ("dropout", "noise") and not training:
+                continue
+            if kind == "linear":
+                weight, bias = tensors[f"{what}.weight"], tensors.get(f"{what}.bias")
+                if h.ndim == 2:   # evaluation on a shared input
+                    flat = weight.reshape(-1, weight.shape[-1])
+                    out = flat @ h.t() if bias is None else torch.addmm(bias.reshape(-1, 1), flat, h.t())
+                    h = out.view(len(weight), -1, len(h))
+                else:
+                    h = torch.bmm(weight, h) if bias is None else torch.baddbmm(bias.unsqueeze(2), weight, h)
+                fresh = True
+                continue
+            if h.ndim == 2:   # a shared input reaching another layer first: every member's view of it
+                h = h.t().expand(len(self.active), -1, -1)
+            if kind in ("dropout", "noise"):
+                draws = self.draw(kind, what, (h.shape[2], h.shape[1]))   # (M, rows, features), as fit draws them
+                if draws is not None:
+                    h = h * draws.transpose(1, 2) if kind == "dropout" else h + draws.transpose(1, 2)
+                    fresh = True
+            elif kind == "norm":
+                name, norm, activation = what
+                out = F.batch_norm(h.reshape(1, -1, h.shape[2]), tensors[f"{name}.running_mean"].view(-1),
+                                   tensors[f"{name}.running_var"].view(-1), tensors[f"{name}.weight"].reshape(-1),
+                                   tensors[f"{name}.bias"].reshape(-1), training, norm.momentum, norm.eps)
+                h = (out if activation is None else activation(out)).view(h.shape)
+                fresh = False   # a view of the norm's output
             else:
-                h = torch.baddbmm(bias.unsqueeze(2), weight, h)
-            if k == len(self.layers) - 1:
-                return h
-            if self.norms:   # activated before it is viewed: in place on a view, autograd would copy it
-                gamma, beta, mean, var = self.norms[k]
-                h = activation(F.batch_norm(h.view(1, -1, h.shape[2]), mean.view(-1), var.view(-1),
-                                            gamma.reshape(-1), beta.reshape(-1), training, BN_MOMENTUM,
-                                            BN_EPS)).view(h.shape)
-            else:
-                h = activation(h)
-            if training:
-                mask = self._mask(self.dropout_site, (h.shape[2], h.shape[1]))
-                if mask is not None:
-                    h = h * mask.transpose(1, 2)
+                out = _IN_PLACE[type(what)](h) if fresh and type(what) in _IN_PLACE else what(h)
+                h, fresh = out, fresh or out is not h   # Identity hands back its input
+        return h

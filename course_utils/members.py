@@ -1,11 +1,12 @@
 """What both engines that train many networks at once share: the members' parameters in one flat buffer, the
 optimizer that updates it, and ``fit``'s bookkeeping for every member.
 
-A *member* is one configuration's network. ``batched.py`` (hand-written layers for the course's MLP and CNN) and
-``stacked.py`` (any network, its own modules under ``torch.func.vmap``) differ only in how they compute a batch's
-outputs and a split's evaluation; each subclasses ``Members`` for that. Everything else happens here once: the
-batches ``fit`` would show each member, its optimizer step (SGD with momentum, Adam, AdamW, the L1/L2 penalties,
-max-norm), its history, early stopping and best weights, divergence, progress and Ctrl-C, and the worker threads.
+A *member* is one configuration's network. ``batched.py`` (rules for the layers an MLP is made of, applied layer
+by layer over the members) and ``stacked.py`` (any network, its own modules under ``torch.func.vmap``) differ only
+in how they group members and compute a batch's outputs and a split's evaluation; each subclasses ``Members``
+for that. Everything else happens here once: building the members, the batches ``fit`` would show each one, its
+dropout and noise draws, its optimizer step (SGD with momentum, Adam, AdamW, the L1/L2 penalties, max-norm), its
+history, early stopping and best weights, divergence, progress and Ctrl-C, and the worker threads.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import torch.utils.deterministic
 from torch import nn
 from torch.optim.adam import adam
 
-from .augment import can_transform
+from .augment import can_transform, with_augmentation
 from .config import Config
 from .constraints import max_norm_
 from .data import Dataset
@@ -32,9 +33,11 @@ from .penalties import penalized_parameters
 from .training import EarlyStopping, History, as_tensors, check_run, restore_best
 from .validation import check_positive_int
 
-__all__ = ["SHARED_FIELDS", "Members", "activation_sizes", "balanced_chunks", "can_batch", "check_members",
-           "estimate_member_bytes", "member_bytes", "model_sizes", "run_groups", "stack_splits"]
+__all__ = ["MEMORY_BUDGET", "SHARED_FIELDS", "Members", "activation_sizes", "balanced_chunks", "can_batch",
+           "check_members", "estimate_member_bytes", "member_bytes", "model_sizes", "run_groups", "stack_splits",
+           "train_members"]
 
+MEMORY_BUDGET = 1 << 30         # bytes the running groups may use (estimated); larger sweeps are split
 ROW_ALIGNMENT = 64              # floats: each member's row of the flat buffer is padded to a multiple of this
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam / AdamW defaults, as fit uses them
 TINY = 1e-36                    # a normal float32 whose root, even over 1 - β2, vanishes beside EPS
@@ -199,6 +202,42 @@ def run_groups(groups: Sequence, train: Callable[[object, threading.Event], None
               "and, where fit would, their best weights.")
 
 
+def train_members(engines: Sequence[type[Members]], configs: Config | Sequence[Config],
+                  data: Dataset | Sequence[Dataset], *, memory_budget: int | None = None, workers: int | None = None,
+                  progress: Callable[[int], None] | None = None, augmentation: nn.Module | None = None,
+                  model_fn: Callable | None = None) -> list[tuple[History, nn.Module]]:
+    """Check the input, build every member, and train each with the first of ``engines`` that ``accepts`` its
+    network, in groups of one structure (``structures``), ``workers`` groups at a time and under ``memory_budget``
+    bytes: what ``train_batched`` and ``train_stacked`` do, each with its own engine, and a sweep with both."""
+    configs, datasets, budget, workers = check_members(configs, data, augmentation, memory_budget, workers,
+                                                       MEMORY_BUDGET)
+    build = model_fn or with_augmentation(augmentation)
+    models = [build(c, *model_sizes(datasets[0])) for c in configs]   # reseeds the global RNG, as fit's caller does
+    networks = [m[1] if augmentation is not None else m for m in models]
+    histories = [History() for _ in configs]
+    workers = min(workers, len(configs))
+    size = max(1, min(math.ceil(len(configs) / workers),
+                      budget // (member_bytes(models[0], configs[0], datasets[0]) * workers)))
+    by_engine: dict[type[Members], list[int]] = {}
+    for i, network in enumerate(networks):
+        verdicts = [(engine, *engine.accepts(network)) for engine in engines]
+        accepted = [engine for engine, ok, _ in verdicts if ok]
+        if not accepted:
+            raise ValueError(verdicts[-1][2])
+        by_engine.setdefault(accepted[0], []).append(i)
+    groups = [(engine, chunk) for engine, members in by_engine.items()
+              for structure in engine.structures([networks[i] for i in members])
+              for chunk in balanced_chunks([members[j] for j in structure], size)]
+
+    def train(group: tuple[type[Members], list[int]], stop: threading.Event) -> None:
+        engine, members = group
+        engine([configs[i] for i in members], [models[i] for i in members], [histories[i] for i in members],
+               stack_splits([datasets[i] for i in members]), stop, progress, augmentation).run()
+
+    run_groups(groups, train, workers, histories)
+    return list(zip(histories, models))
+
+
 class Members:
     """Members of one structure trained together; fills their histories and modules in place, as ``fit`` would.
 
@@ -210,9 +249,21 @@ class Members:
     or (1, n, ...), one copy every member reads. A member that stops early or diverges is frozen: written
     back to its module and dropped from the stack.
 
-    Subclasses give ``_outputs(inputs)``, a training batch's outputs (M, outputs, B) with autograd, and
-    ``_split_outputs(split)``, a whole split's in eval mode, (M, outputs, n).
+    Subclasses give ``accepts(network)``, whether they run it; ``structures(networks)``, which members train
+    together; ``_outputs(inputs)``, a training
+    batch's outputs (M, outputs, B) with autograd; and ``_split_outputs(split)``, a whole split's in eval mode,
+    (M, outputs, n).
     """
+
+    @staticmethod
+    def accepts(network: nn.Module) -> tuple[bool, str]:
+        """Whether this engine can run ``network``, and why (not)."""
+        return True, "any network"
+
+    @staticmethod
+    def structures(networks: list[nn.Module]) -> list[list[int]]:
+        """The members (positions in ``networks``) that can train as one group."""
+        raise NotImplementedError
 
     def __init__(self, configs: Sequence[Config], models: Sequence[nn.Module], histories: Sequence[History],
                  splits: dict, stop: threading.Event, progress: Callable[[int], None] | None = None,
@@ -322,6 +373,23 @@ class Members:
             return loss, np.full(len(loss), math.nan)
         wrong = torch.sign((_first_argmax(outputs) - y).abs())   # 0 where right, 1 where wrong
         return loss, ((y.shape[1] - wrong.sum(1)) / y.shape[1]).numpy()
+
+    def draw(self, kind: str, layers: Sequence[nn.Module | None], shape: tuple[int, ...]) -> torch.Tensor | None:
+        """Every active member's draw for one of its ``dropout`` or ``noise`` layers, (M, *shape), from its own
+        generator as fit's forward draws it: a dropout mask scaled by 1 / (1 - p), or the noise to add.
+        ``layers[member]`` is the member's layer, None where it has none; None if no member draws."""
+        drawn = [(row, layers[member]) for row, member in enumerate(self.active) if layers[member] is not None
+                 and (kind == "noise" or layers[member].p > 0)]
+        if not drawn:
+            return None
+        out = torch.full((len(self.active), *shape), 1.0 if kind == "dropout" else 0.0)
+        for row, layer in drawn:
+            generator = self.generators[self.active[row]]
+            if kind == "noise":
+                out[row] = layer.transform(out[row], generator)
+            else:   # as torch's dropout draws on CPU: a Bernoulli(1 - p) mask over 1 - p
+                out[row].bernoulli_(1 - layer.p, generator=generator).div_(1 - layer.p)
+        return out
 
     def _outputs(self, inputs: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

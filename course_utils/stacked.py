@@ -12,34 +12,27 @@ Dropout masks and noise are drawn outside ``vmap`` from each member's generator,
 (``randomness="different"``): ``fit``'s distribution, not its draws. A member that stops early or
 diverges is frozen: written back to its module and dropped from the stack.
 
-``sweep`` trains every network here but the course's MLP (``batched.py``, whose hand-written layers are
-faster on CPU today: ``benchmarks/bench_engines.py``): the course's CNN, the networks of a custom
-``model_fn``, and one configuration over many replicates, each member on its own replicate's data.
+``sweep`` trains here every network that ``batched.py``'s layer rules cannot run (they train the course's MLP
+about 1.5 times faster on CPU: ``benchmarks/bench_engines.py``): the course's CNN and any network of a custom
+``model_fn`` with other layers or its own ``forward``, each member on its own replicate's data.
 """
 from __future__ import annotations
 
 import copy
-import math
-import threading
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from .augment import with_augmentation
 from .config import Config
 from .data import Dataset
-from .members import (Members, activation_sizes, balanced_chunks, check_members, member_bytes, model_sizes,
-                      run_groups, stack_splits)
+from .members import Members, activation_sizes, train_members
 from .models import GaussianNoise
 from .stacked_layers import stack_layers
 from .training import EVAL_CHUNK, History
 
-__all__ = ["train_stacked"]
-
-MEMORY_BUDGET = 1 << 30   # bytes the running stacks may use (estimated); larger sweeps are split
-
+__all__ = ["StackedMembers", "train_stacked"]
 
 def train_stacked(configs: Sequence[Config], data: Dataset | Sequence[Dataset], *, memory_budget: int | None = None,
                   workers: int | None = None, progress: Callable[[int], None] | None = None,
@@ -51,37 +44,11 @@ def train_stacked(configs: Sequence[Config], data: Dataset | Sequence[Dataset], 
     ``Dataset`` for every member, or one per configuration (a replicate's own draw), all of the same sizes. Without
     ``model_fn``, members are ``build_model``'s, behind ``augmentation`` if given (``with_augmentation``).
     Stacks train ``workers`` at a time (default: one per usable core), the running ones estimated under
-    ``memory_budget`` bytes. ``progress(n)``: ``n`` more member-epochs are done (called from the workers).
-    Ctrl-C ends training cleanly: every member keeps its history so far and, as in ``fit``, its best weights.
+    ``memory_budget`` bytes (default 1 GiB, ``members.MEMORY_BUDGET``). ``progress(n)``: ``n`` more member-epochs
+    are done (called from the workers). Ctrl-C ends training cleanly: every member keeps its history so far and, as in ``fit``, its best weights.
     """
-    configs, datasets, budget, workers = check_members(configs, data, augmentation, memory_budget, workers,
-                                                       MEMORY_BUDGET)
-    data = datasets[0]
-    build = model_fn or with_augmentation(augmentation)
-    models = [build(c, *model_sizes(data)) for c in configs]   # reseeds the global RNG, as fit's caller does
-    networks = [m[1] if augmentation is not None else m for m in models]
-    histories = [History() for _ in configs]
-    workers = min(workers, len(configs))
-    size = max(1, min(math.ceil(len(configs) / workers),
-                      budget // (member_bytes(networks[0], configs[0], data) * workers)))
-    stacks = [chunk for group in _structures(networks) for chunk in balanced_chunks(group, size)]
-
-    def train(members: list[int], stop: threading.Event) -> None:
-        _Stack([configs[i] for i in members], [models[i] for i in members], [histories[i] for i in members],
-               stack_splits([datasets[i] for i in members]), stop, progress, augmentation).run()
-
-    run_groups(stacks, train, workers, histories)
-    return list(zip(histories, models))
-
-
-def _structures(networks: list[nn.Module]) -> list[list[int]]:
-    """Members whose modules stack: the same layers, dropout and noise layers alike whatever their rate."""
-    groups: dict[tuple, list[int]] = {}
-    for i, network in enumerate(networks):
-        key = tuple((name, type(m).__name__, "" if isinstance(m, (nn.Dropout, GaussianNoise)) else m.extra_repr())
-                    for name, m in network.named_modules())
-        groups.setdefault(key, []).append(i)
-    return list(groups.values())
+    return train_members([StackedMembers], configs, data, memory_budget=memory_budget, workers=workers,
+                         progress=progress, augmentation=augmentation, model_fn=model_fn)
 
 
 class _Drawn(nn.Module):
@@ -95,16 +62,26 @@ class _Drawn(nn.Module):
         if "shapes" in self.draws:                    # the probe records where and how much is drawn
             self.draws["shapes"].append((self.site, tuple(x.shape)))
             return x
-        if not self.training:
+        if not self.training or self.draws[self.site] is None:
             return x
         kind, draw = self.draws[self.site]
         return x * draw if kind == "dropout" else x + draw
 
 
-class _Stack(Members):
+class StackedMembers(Members):
     """Members of one structure run by one template module under ``vmap``; the rest is ``Members``'."""
 
-    def __init__(self, *args, **kwargs):
+    @staticmethod
+    def structures(networks: list[nn.Module]) -> list[list[int]]:
+        """Members whose modules stack: the same layers, dropout and noise layers alike whatever their rate."""
+        groups: dict[tuple, list[int]] = {}
+        for i, network in enumerate(networks):
+            key = tuple((name, type(m).__name__, "" if isinstance(m, (nn.Dropout, GaussianNoise)) else m.extra_repr())
+                        for name, m in network.named_modules())
+            groups.setdefault(key, []).append(i)
+        return list(groups.values())
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.draws: dict = {}
         self.template = stack_layers(copy.deepcopy(self.networks[0]))   # fast rules for conv layers
@@ -118,9 +95,9 @@ class _Stack(Members):
         self.shapes_drawn: dict[int, list] = {}   # batch size -> [(site, shape)] in the order the forward draws
         self.step_fn = vmap(self._member_outputs, randomness="different")
 
-    def _member_outputs(self, params, buffers, x, draws=()):
-        for site, draw in enumerate(draws):   # read by the _Drawn layers
-            self.draws[site] = (self.sites[site][0], draw)
+    def _member_outputs(self, params, buffers, x, draws=None):
+        for site, (kind, _) in enumerate(self.sites):   # read by the _Drawn layers; a site not drawn is the identity
+            self.draws[site] = (kind, draws[site]) if draws and site in draws else None
         return functional_call(self.template, (params, buffers), (x,))
 
     def _outputs(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -137,20 +114,11 @@ class _Stack(Members):
             x[data_row, i:i + EVAL_CHUNK]) for i in range(0, x.shape[1], EVAL_CHUNK)]).t()
             for row, data_row in enumerate(self._data_rows().tolist())])
 
-    def _draw(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def _draw(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
         """Each site's draws (M, *shape), each member's from its generator in the order fit's forward draws."""
         if len(x[0]) not in self.shapes_drawn:
             self.draws["shapes"] = []
             activation_sizes(self.template, x[0])
             self.shapes_drawn[len(x[0])] = self.draws.pop("shapes")
-        draws = {}
-        for site, shape in self.shapes_drawn[len(x[0])]:
-            kind, layers = self.sites[site]
-            out = draws[site] = torch.ones(len(self.active), *shape)
-            for row, member in enumerate(self.active):
-                generator, layer = self.generators[member], layers[member]
-                if kind == "noise":
-                    out[row] = layer.transform(out[row].zero_(), generator)
-                elif layer.p > 0:   # as torch's dropout draws on CPU: a Bernoulli(1 - p) mask over 1 - p
-                    out[row].bernoulli_(1 - layer.p, generator=generator).div_(1 - layer.p)
-        return [draws[site] for site in range(len(self.sites))]
+        draws = {site: self.draw(*self.sites[site], shape) for site, shape in self.shapes_drawn[len(x[0])]}
+        return {site: draw for site, draw in draws.items() if draw is not None}

@@ -5,11 +5,11 @@ the replicates (``seeds``); how the runs are executed is this module's business.
 With ``Draws`` (or any callable ``replicate -> Dataset``) as the data, replicate
 r trains on the r-th data draw with initialization seed r, so a claim's
 replicates vary the data as well as the seed. Runs that share an
-architecture and a schedule are trained together as one stacked model
-(``batched.train_batched`` for the course's MLP, ``stacked.train_stacked``
-for every other network, which also stacks runs of different replicates),
-which matches training each alone up to float rounding and costs a fraction
-of the time; the rest run one by one.
+architecture and a schedule, of every replicate, are trained together
+(``batched.train_batched`` for networks made of the layers it has rules for,
+the course's MLP among them; ``stacked.train_stacked`` for every other,
+the course's CNN among them), which matches training each alone up to float
+rounding and costs a fraction of the time; the rest run one by one.
 """
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ from torch import nn
 from tqdm import tqdm
 
 from .augment import WithAugmentation, can_transform
-from .batched import train_batched
+from .batched import LayeredMembers
 from .config import Config
 from .data import Dataset
 from .models import build_model
-from .members import SHARED_FIELDS, can_batch
-from .stacked import train_stacked
+from .members import SHARED_FIELDS, can_batch, train_members
+from .stacked import StackedMembers
 from .training import BAR_FORMAT, History, evaluate, fit, show_progress
 
 if TYPE_CHECKING:   # pandas is imported when a sweep runs
@@ -139,9 +139,10 @@ def sweep(configs: Config | Sequence[Config] | Mapping[str, Config], data: Datas
     early stopping and per-epoch validation curves) when only the final
     metrics matter; the table still reports them. ``batched=False`` trains
     every run alone with ``fit`` (the reference the batched engine is tested
-    against). Networks of a custom ``model_fn`` train stacked with ``torch.func``:
-    its layers must run under ``vmap`` (ordinary torch layers do); if yours
-    cannot, pass ``batched=False``.
+    against). Networks of a custom ``model_fn`` train batched when
+    ``batched.can_train_batched`` says so, and otherwise stacked with
+    ``torch.func``: their layers must then run under ``vmap`` (ordinary torch
+    layers do); if yours cannot, pass ``batched=False``.
 
     Each row records the configuration's label, every field that varies, the
     seed, the final (or restored best) train/val/test metrics and
@@ -179,38 +180,26 @@ def sweep(configs: Config | Sequence[Config] | Mapping[str, Config], data: Datas
     interrupted = False
     try:
         augmented = isinstance(model_fn, WithAugmentation) and can_transform(model_fn.layer)
-        hand_written = model_fn is build_model or augmented   # the course's networks; others train stacked
-        # Runs of different replicates see different data. batched.py trains them apart, so a sweep of one
-        # configuration would get batches of one run: those, the course's CNN and custom networks go to the
-        # stacked engine, which gives each member its own data, as long as every replicate's arrays have the
-        # same sizes.
+        # Runs of every replicate train together, each member on its own replicate's data, when every
+        # replicate's arrays have the same sizes; otherwise each replicate's runs train apart.
         same_sizes = len({tuple(getattr(d, name).shape for name in ("x_train", "x_val") if getattr(d, name) is not None)
                           for d in train_draws.values()}) == 1
-        stack_replicates = not isinstance(data, Dataset) and same_sizes and (not hand_written or len(labelled) == 1)
-        per_replicate = not isinstance(data, Dataset) and not stack_replicates
-
-        def apart(run: Config) -> bool:   # trained with the runs of its own replicate only
-            return per_replicate and (run.model == "mlp" or not same_sizes)
-
-        for group in _groups([run for _, run in runs], batched, apart):
-            train_data = train_draws[runs[group[0]][1].seed]
-            if len(group) > 1 and hand_written and not stack_replicates and runs[group[0]][1].model == "mlp":
-                # batched.py's hand-written layers: the course's MLP, alone or behind augmentation layers
-                results = train_batched([runs[i][1] for i in group], train_data, progress=advance,
-                                        augmentation=model_fn.layer if augmented else None)
-            elif len(group) > 1:
-                try:
-                    results = train_stacked([runs[i][1] for i in group],
-                                            [train_draws[runs[i][1].seed] for i in group], progress=advance,
+        for group in _groups([run for _, run in runs], batched, apart=not same_sizes):
+            configs_of_group = [runs[i][1] for i in group]
+            if len(group) > 1:
+                try:   # each network by batched.py's layer rules if it can, else stacked under vmap
+                    results = train_members([LayeredMembers, StackedMembers], configs_of_group,
+                                            [train_draws[c.seed] for c in configs_of_group], progress=advance,
                                             augmentation=model_fn.layer if augmented else None,
                                             model_fn=None if augmented else model_fn)
                 except RuntimeError as error:   # most often a layer that vmap cannot run
-                    raise RuntimeError(f"the networks of this model_fn could not be trained stacked ({error}); "
+                    raise RuntimeError(f"the networks of this model_fn could not be trained together ({error}); "
                                        "pass batched=False to train each alone with fit") from error
             else:
-                model = model_fn(runs[group[0]][1], n_inputs, n_outputs)
-                results = [(fit(model, train_data, runs[group[0]][1], progress=False), model)]
-                advance(runs[group[0]][1].epochs)
+                model = model_fn(configs_of_group[0], n_inputs, n_outputs)
+                results = [(fit(model, train_draws[configs_of_group[0].seed], configs_of_group[0], progress=False),
+                            model)]
+                advance(configs_of_group[0].epochs)
             # Runs cut short keep what they learned (their best weights, as fit keeps them); a run that
             # diverged at its first step is a result too (diverged=True). Only runs never started are left out.
             trained.update((i, result) for i, result in zip(group, results)
@@ -241,15 +230,14 @@ def _draw(data, seed: int) -> Dataset:
     return drawn
 
 
-def _groups(runs: Sequence[Config], batched: bool,
-            apart: Callable[[Config], bool] = lambda run: False) -> list[list[int]]:
-    """Indices of runs to train together: those sharing architecture, schedule (and the replicate's data,
-    for runs ``apart`` says train with their replicate only), or one by one."""
+def _groups(runs: Sequence[Config], batched: bool, apart: bool = False) -> list[list[int]]:
+    """Indices of runs to train together: those sharing architecture and schedule (and, ``apart``, the
+    replicate's data), or one by one."""
     if not batched:
         return [[i] for i in range(len(runs))]
     shared: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
-        key = tuple(repr(getattr(run, name)) for name in SHARED_FIELDS) + ((run.seed,) if apart(run) else ())
+        key = tuple(repr(getattr(run, name)) for name in SHARED_FIELDS) + ((run.seed,) if apart else ())
         shared.setdefault(key, []).append(i)
     groups = []
     for members in shared.values():

@@ -12,7 +12,10 @@ import torch
 from hypothesis import settings
 
 import course_utils
+import course_utils.members
+from course_utils.batched import LayeredMembers
 from course_utils.data import DATA_DIR, Dataset
+from course_utils.members import Members
 
 # Property tests run the same examples every time (no flaky CI, no example
 # database written into the repository) and may take as long as torch needs.
@@ -28,6 +31,20 @@ def _reproducible():
     course_utils.setup(0)
     yield
     plt.close("all")
+
+
+def count_members(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
+    """How many members each group of either engine trains, recorded as they run (one worker: one group
+    per structure and engine)."""
+    groups = {"batched": [], "stacked": []}
+    run = Members.run
+
+    def counted(self):
+        groups["batched" if isinstance(self, LayeredMembers) else "stacked"].append(len(self.configs))
+        return run(self)
+    monkeypatch.setattr(Members, "run", counted)
+    monkeypatch.setattr(course_utils.members, "usable_cores", lambda: 1)
+    return groups
 
 
 def make_classification(n_train=60, n_val=30, n_test=30, n_features=8, n_classes=3, seed=0, length=None):

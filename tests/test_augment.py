@@ -9,11 +9,12 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import count_members
 import course_utils as cu
 from course_utils.augment import (Compose, Cutout, GaussianNoise, RandomFlip, RandomImageShift, RandomRotation,
                                   RandomScale, RandomShift, affine_images, can_transform, flip_images, shift,
                                   with_augmentation)
-from course_utils.batched import train_batched
+from course_utils.members import train_members
 
 sweep_module = importlib.import_module("course_utils.sweep")   # the package exports the function sweep
 
@@ -269,10 +270,12 @@ def test_a_sweep_with_course_augmentation_is_batched_and_matches_fit(tiny, monke
     configs = {"plain": cu.Config(hidden=(8,), epochs=2), "dropout": cu.Config(hidden=(8,), epochs=2, dropout=0.2)}
     layer = Compose(RandomShift(2), GaussianNoise(0.1))
     batched_calls = []
-    monkeypatch.setattr(sweep_module, "train_batched",
-                        lambda *args, **kwargs: batched_calls.append(kwargs) or train_batched(*args, **kwargs))
+    monkeypatch.setattr(sweep_module, "train_members",
+                        lambda *args, **kwargs: batched_calls.append(kwargs) or train_members(*args, **kwargs))
+    layered = count_members(monkeypatch)["batched"]
     batched = cu.sweep(configs, tiny, seeds=[0, 1], progress=False, model_fn=with_augmentation(layer))
     assert len(batched_calls) == 1 and batched_calls[0]["augmentation"] is layer   # one group of four runs
+    assert layered == [4], "the four runs train together, by batched.py's layer rules"
     alone = cu.sweep(configs, tiny, seeds=[0, 1], progress=False, model_fn=with_augmentation(layer), batched=False)
     assert len(batched_calls) == 1
     for column in ("train_acc", "val_acc", "test_acc"):
@@ -286,10 +289,10 @@ def test_a_sweep_with_a_layer_of_ones_own_trains_run_by_run(tiny, monkeypatch):
 
     assert not can_transform(Mirror()) and not can_transform(Compose(RandomShift(1), Mirror()))
     assert can_transform(None) and can_transform(Compose(RandomShift(1), RandomScale(), GaussianNoise(0.1)))
-    monkeypatch.setattr(sweep_module, "train_batched", lambda *args, **kwargs: pytest.fail("batched"))
+    layered = count_members(monkeypatch)["batched"]   # its layer has no rule: the runs train stacked
     result = cu.sweep(cu.Config(hidden=(8,), epochs=1), tiny, seeds=[0, 1], progress=False,
                       model_fn=with_augmentation(Mirror()))
-    assert len(result.models) == 2
+    assert len(result.models) == 2 and layered == []
 
 
 def test_with_augmentation_validates_its_input():

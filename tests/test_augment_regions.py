@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import count_members
 import course_utils as cu
 from course_utils.augment import Cutout, box_masks, cut_and_paste, cutmix, random_boxes, with_augmentation
-from course_utils.batched import train_batched
+from course_utils.members import train_members
 from course_utils.data import load_digits
 
 sweep_module = importlib.import_module("course_utils.sweep")
@@ -171,10 +172,11 @@ def test_a_sweep_with_cutout_is_batched_and_matches_training_alone(few_digits, m
     configs = {"plain": cu.Config(hidden=(16,), epochs=2), "l2": cu.Config(hidden=(16,), epochs=2, l2=0.01)}
     layer = Cutout((8, 8), 3)
     calls = []
-    monkeypatch.setattr(sweep_module, "train_batched",
-                        lambda *args, **kwargs: calls.append(kwargs) or train_batched(*args, **kwargs))
+    monkeypatch.setattr(sweep_module, "train_members",
+                        lambda *args, **kwargs: calls.append(kwargs) or train_members(*args, **kwargs))
+    layered = count_members(monkeypatch)["batched"]
     batched = cu.sweep(configs, few_digits, seeds=[0, 1], progress=False, model_fn=with_augmentation(layer))
-    assert len(calls) == 1 and calls[0]["augmentation"] is layer
+    assert len(calls) == 1 and calls[0]["augmentation"] is layer and layered == [4]
     alone = cu.sweep(configs, few_digits, seeds=[0, 1], progress=False, model_fn=with_augmentation(layer),
                      batched=False)
     for column in ("train_acc", "val_acc", "test_acc"):

@@ -23,13 +23,13 @@ from torch import nn
 
 from conftest import make_classification, make_regression
 from course_utils import Config, Dataset, build_model, evaluate, fit
-from course_utils import batched
 from course_utils.augment import (Compose, GaussianNoise, RandomFlip, RandomImageShift, RandomRotation, RandomScale,
                                   RandomShift, with_augmentation)
-from course_utils.batched import train_batched
-from course_utils.members import estimate_member_bytes
-from course_utils.members import Members, can_batch
+from course_utils.batched import can_train_batched, train_batched
+from course_utils.members import Members, can_batch, estimate_member_bytes, stack_splits
+from course_utils.training import History
 from course_utils.models import MLP
+from course_utils.models import GaussianNoise as GaussianNoiseLayer
 
 ATOL = 1e-4
 
@@ -432,21 +432,83 @@ def test_ctrl_c_in_one_worker_stops_every_worker_and_keeps_what_each_member_lear
             assert all(torch.equal(v, history.best_state[k]) for k, v in model.state_dict().items())
 
 
+# ---------------------------------------------------------------- any network of the layers it has rules for
+
+def small_network(config: Config, n_inputs: int, n_outputs: int) -> nn.Module:
+    """A model_fn of the layers train_batched runs, in an order build_model never uses."""
+    torch.manual_seed(config.seed)
+    return nn.Sequential(nn.Flatten(), nn.Dropout(config.dropout), nn.Linear(n_inputs, 12), nn.GELU(),
+                         nn.Sequential(nn.Linear(12, 6, bias=False), nn.BatchNorm1d(6, momentum=0.3, eps=1e-3)),
+                         nn.Identity(), nn.Tanh(), nn.Linear(6, n_outputs))
+
+
+def test_a_model_fns_network_of_these_layers_matches_fit():
+    data = make_classification()
+    configs = [Config(hidden=(4,), epochs=3, seed=s, dropout=p, patience=2) for s, p in enumerate([0.0, 0.3, 0.6])]
+    for config, run in zip(configs, train_batched(configs, data, model_fn=small_network)):
+        model = small_network(config, 8, 3)
+        assert_same_run(run, (fit(model, data, config, progress=False), model))
+
+
+def test_each_member_may_train_on_its_own_data():
+    draws = [make_classification(seed=s) for s in range(3)]
+    configs = [Config(hidden=(8,), epochs=3, seed=s, dropout=0.2) for s in range(3)]
+    for config, data, run in zip(configs, draws, train_batched(configs, draws, workers=1)):
+        assert_same_run(run, sequential(config, data))
+
+
+@pytest.mark.parametrize("network, message", [
+    (nn.Sequential(nn.Linear(4, 4), nn.ELU()), "'1' (ELU) has no rule in train_batched"),
+    (nn.Sequential(nn.Linear(4, 4), nn.Flatten()), "'1' (Flatten) has no rule"),
+    (nn.Sequential(nn.BatchNorm1d(4, momentum=None)), "BatchNorm1d with its default affine"),
+    (build_model(Config(model="cnn", hidden=(4,)), 12, 3), "CNN1d computes its own forward"),
+])
+def test_layers_without_a_rule_are_named(network, message):
+    ok, reason = can_train_batched(network)
+    assert not ok and message in reason and "train_stacked" in reason
+
+
+def test_the_course_mlp_has_a_rule_for_every_layer():
+    config = Config(hidden=(8, 8), batch_norm=True, dropout=0.1, input_dropout=0.1, input_noise=0.1)
+    assert can_train_batched(build_model(config, 8, 3))[0]
+
+
+def random_layers_first(config: Config, n_inputs: int, n_outputs: int) -> nn.Module:
+    """Noise then dropout (seed 0), dropout then noise (seed 1), or dropout alone (seed 2), then a linear layer."""
+    torch.manual_seed(config.seed)
+    noise, dropout = GaussianNoiseLayer(0.5), nn.Dropout(0.3)
+    layers = [[noise, dropout], [dropout, noise], [dropout]][config.seed]
+    return nn.Sequential(*layers, nn.Linear(n_inputs, n_outputs))
+
+
+@pytest.mark.parametrize("seeds, groups", [((0, 1), [1, 1]), ((0, 2), [2]), ((1, 2), [2]), ((0, 1, 2), [2, 1])])
+def test_members_train_together_when_their_draw_orders_agree(seeds, groups, monkeypatch):
+    sizes, run = [], Members.run
+    monkeypatch.setattr(Members, "run", lambda self: (sizes.append(len(self.configs)), run(self))[1])
+    data = make_classification()
+    configs = [Config(hidden=(4,), epochs=2, seed=s) for s in seeds]
+    for config, result in zip(configs, train_batched(configs, data, workers=1, model_fn=random_layers_first)):
+        model = random_layers_first(config, 8, 3)
+        assert_same_run(result, (fit(model, data, config, progress=False), model))
+    assert sizes == groups
+
+
 # ---------------------------------------------------------------- stochastic members: statistics
 
 def test_dropout_masks_drop_each_members_own_rate():
     data = make_classification()
     rates = [0.1, 0.5, 0.8, 0.0]
     configs = [Config(hidden=(8,), dropout=p, seed=s) for s, p in enumerate(rates)]
-    spec = batched._Spec.of(configs[0], data)
     models = [build_model(c, 8, 3) for c in configs]
-    batch = batched._Batch(configs, models, [None] * 4, spec, {}, threading.Event())
-    mask = batch._mask(batch.dropout_site, (200, 500))          # (M, B, features), kept units scaled by 1/(1-p)
+    members = Members(configs, models, [History() for _ in configs], stack_splits([data]), threading.Event())
+    layers = [next((m for m in model.modules() if isinstance(m, nn.Dropout)), None) for model in models]
+    mask = members.draw("dropout", layers, (200, 500))          # (M, B, features), kept units scaled by 1/(1-p)
     dropped = (mask == 0).double().mean(dim=(1, 2))
     np.testing.assert_allclose(dropped.numpy(), rates, atol=0.01)
     for m, p in enumerate(rates):
         kept = mask[m][mask[m] != 0]
         assert torch.allclose(kept, torch.full_like(kept, 1 / (1 - p)))
+    assert members.draw("dropout", [None] * 4, (2, 3)) is None, "no member draws: nothing to apply"
 
 
 def test_dropout_member_reaches_the_accuracy_of_its_sequential_run_over_seeds():
@@ -491,7 +553,7 @@ def test_can_batch_refuses(configs, message):
 
 def test_train_batched_rejects_what_fit_rejects():
     data = make_classification()
-    with pytest.raises(ValueError, match="trains the course's MLP; a 'cnn' trains with train_stacked"):
+    with pytest.raises(ValueError, match="CNN1d computes its own forward: train it with train_stacked"):
         train_batched([Config(model="cnn", hidden=(4,))], make_classification(length=12))
     with pytest.raises(ValueError, match="cannot be trained as one batch: the configurations differ in epochs"):
         train_batched([Config(), Config(epochs=3)], data)

@@ -1,19 +1,16 @@
 """sweep: configurations × seeds, its table, summary and values, labels, errors and Ctrl-C."""
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import make_classification
+from conftest import count_members, make_classification
 from course_utils import Config, Dataset, build_model, evaluate, fit, sweep
 from course_utils import training
 from course_utils.augment import RandomShift, with_augmentation
-from course_utils.batched import train_batched
-from course_utils.stacked import train_stacked
 from course_utils.sweep import SweepResult
 
 BASE = Config(hidden=(8,), epochs=2, batch_size=20, lr=0.01)
@@ -279,56 +276,55 @@ def residual(config, n_inputs, n_outputs):
 
 def test_a_custom_model_fn_trains_stacked_and_matches_one_fit_per_run(monkeypatch):
     data = make_classification()
-    calls = []
-    module = sys.modules["course_utils.sweep"]   # the package exports the function under the same name
-    monkeypatch.setattr(module, "train_stacked", lambda *a, **k: calls.append(len(a[0])) or train_stacked(*a, **k))
+    calls = count_members(monkeypatch)
     configs = {"plain": BASE, "l2": replace(BASE, l2=1e-2)}
     together = sweep(configs, data, seeds=(0, 1, 2), progress=False, model_fn=residual)
     alone = sweep(configs, data, seeds=(0, 1, 2), progress=False, model_fn=residual, batched=False)
-    assert calls == [6]
+    assert calls == {"batched": [], "stacked": [6]}
     for column in ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"):
         np.testing.assert_allclose(together.table[column], alone.table[column], atol=1e-4, err_msg=column)
 
 
 def test_a_custom_model_fn_stacks_runs_of_different_replicates_each_on_its_own_draw(monkeypatch):
-    calls = []
-    module = sys.modules["course_utils.sweep"]
-    monkeypatch.setattr(module, "train_stacked", lambda *a, **k: calls.append(len(a[0])) or train_stacked(*a, **k))
+    calls = count_members(monkeypatch)
     together = sweep({"plain": BASE}, blobs_draw, seeds=(0, 3, 5), progress=False, model_fn=residual)
     alone = sweep({"plain": BASE}, blobs_draw, seeds=(0, 3, 5), progress=False, model_fn=residual, batched=False)
-    assert calls == [3]   # one stack for the three replicates
+    assert calls == {"batched": [], "stacked": [3]}   # one stack for the three replicates
     for column in ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"):
         np.testing.assert_allclose(together.table[column], alone.table[column], atol=1e-4, err_msg=column)
 
 
 @pytest.mark.parametrize("model_fn", [build_model, with_augmentation(RandomShift(1))])
-def test_one_configuration_on_many_replicates_trains_them_stacked(monkeypatch, model_fn):
-    """batched.py would train replicates with their own data one by one; the stacked engine takes them together."""
-    calls = []
-    module = sys.modules["course_utils.sweep"]
-    monkeypatch.setattr(module, "train_stacked", lambda *a, **k: calls.append(len(a[0])) or train_stacked(*a, **k))
+def test_one_configuration_on_many_replicates_trains_them_together(monkeypatch, model_fn):
+    calls = count_members(monkeypatch)
     config = replace(BASE, dropout=0.3)
     together = sweep([config], blobs_draw, seeds=(0, 3, 5), progress=False, model_fn=model_fn)
     alone = sweep([config], blobs_draw, seeds=(0, 3, 5), progress=False, model_fn=model_fn, batched=False)
-    assert calls == [3]
+    assert calls == {"batched": [3], "stacked": []}
     for column in ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"):
         np.testing.assert_allclose(together.table[column], alone.table[column], atol=1e-4, err_msg=column)
 
 
-def test_in_a_sweep_over_replicates_mlps_train_per_replicate_and_cnns_across_them(monkeypatch):
-    """batched.py takes each replicate's MLPs together; the stacked engine takes the CNN's runs of every replicate."""
-    calls = {"batched": [], "stacked": []}
-    module = sys.modules["course_utils.sweep"]
-    for name, engine in (("batched", train_batched), ("stacked", train_stacked)):
-        monkeypatch.setattr(module, f"train_{name}",
-                            lambda *a, name=name, engine=engine, **k: calls[name].append(len(a[0])) or engine(*a, **k))
+def test_in_a_sweep_over_replicates_the_runs_of_every_replicate_train_together(monkeypatch):
+    """The MLPs' runs in one batch, the CNN's in one stack; each member on its own replicate's data."""
+    calls = count_members(monkeypatch)
     configs = {"mlp": BASE, "mlp, decayed": replace(BASE, weight_decay=0.01),
                "cnn": Config(model="cnn", hidden=(3,), epochs=2, batch_size=16, lr=0.01)}
     together = sweep(configs, series_draw, seeds=(0, 3, 5), progress=False)
     alone = sweep(configs, series_draw, seeds=(0, 3, 5), progress=False, batched=False)
-    assert calls == {"batched": [2, 2, 2], "stacked": [3]}
+    assert calls == {"batched": [6], "stacked": [3]}
     for column in ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"):
         np.testing.assert_allclose(together.table[column], alone.table[column], atol=1e-4, err_msg=column)
+
+
+def test_replicates_of_different_sizes_train_apart(monkeypatch):
+    calls = count_members(monkeypatch)
+    sizes = {0: 40, 3: 50, 5: 40}
+    together = sweep([BASE, replace(BASE, lr=0.05)], lambda s: make_classification(seed=s, n_train=sizes[s]),
+                     seeds=(0, 3, 5),
+                     progress=False)
+    assert calls == {"batched": [2, 2, 2], "stacked": []}
+    assert len(together.table) == 6
 
 
 def test_a_model_fn_vmap_cannot_run_says_how_to_train_it_alone():
