@@ -31,6 +31,7 @@ from .config import Config
 from .data import Dataset
 from .members import Members, train_members
 from .models import GaussianNoise
+from .stacked_layers import member_linear
 from .training import History
 
 __all__ = ["LayeredMembers", "can_train_batched", "train_batched"]
@@ -253,7 +254,7 @@ class LayeredMembers(Members):
                     out = flat @ h.t() if bias is None else torch.addmm(bias.reshape(-1, 1), flat, h.t())
                     h = out.view(len(weight), -1, len(h))
                 else:
-                    h = torch.bmm(weight, h) if bias is None else torch.baddbmm(bias.unsqueeze(2), weight, h)
+                    h = member_linear(h, weight, bias)
                 fresh = True
                 continue
             if h.ndim == 2:   # a shared input reaching another layer first: every member's view of it

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["StackedConv1d", "StackedLinear", "member_conv1d", "stack_layers"]
+__all__ = ["StackedConv1d", "StackedLinear", "member_conv1d", "member_linear", "stack_layers"]
 
 
 def _columns(x: torch.Tensor, kernel: int, stride: int, padding: int, length: int) -> torch.Tensor:
@@ -110,9 +110,15 @@ def _member_convs(stride: int, padding: int, x, weight, bias):
     return member_conv1d(x, weight, bias, stride, padding) if x.ndim == 4 else None
 
 
+def member_linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Every member's linear layer on feature-major inputs: weight (M, out, in) @ h (M, in, rows) + bias (M, out),
+    as (M, out, rows); one batched product. Both engines compute their members' linear layers here."""
+    return torch.bmm(weight, h) if bias is None else torch.baddbmm(bias.unsqueeze(2), weight, h)
+
+
 def _member_linears(x, weight, bias):
     """Every member's x @ weightᵀ + bias, for x (M, B, in), as weight @ xᵀ: a fast product in either layout."""
-    return torch.baddbmm(bias.unsqueeze(2), weight, x.transpose(1, 2)).transpose(1, 2) if x.ndim == 3 else None
+    return member_linear(x.transpose(1, 2), weight, bias).transpose(1, 2) if x.ndim == 3 else None
 
 
 class _Layer(torch.autograd.Function):

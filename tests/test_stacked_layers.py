@@ -14,7 +14,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from course_utils import Config, build_model
-from course_utils.stacked_layers import StackedConv1d, StackedLinear, stack_layers
+from course_utils.stacked_layers import StackedConv1d, StackedLinear, member_linear, stack_layers
 
 # (in, out, kernel, stride, padding, length): the course's CNN (5, 2, 2), the MNIST-1D paper's (5 and 3, stride 2,
 # padding 1), stride 1, a kernel shorter than the stride, a 1-tap kernel, padding wider than the kernel's reach.
@@ -107,6 +107,17 @@ def test_linear_under_and_outside_vmap():
     got = torch.autograd.grad(template(y).square().sum(), (y, template.weight, template.bias))
     want = torch.autograd.grad(linears[0](y).square().sum(), (y, linears[0].weight, linears[0].bias))
     assert all(torch.allclose(g, w, atol=1e-5) for g, w in zip(got, want))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_member_linear_is_each_members_linear_layer(bias):
+    torch.manual_seed(0)
+    weight, h = torch.randn(3, 5, 4, dtype=torch.float64), torch.randn(3, 4, 7, dtype=torch.float64)
+    b = torch.randn(3, 5, dtype=torch.float64) if bias else None
+    out = member_linear(h, weight, b)   # feature-major: (M, out, rows) from (M, in, rows)
+    for m in range(3):
+        expected = F.linear(h[m].t(), weight[m], None if b is None else b[m]).t()
+        assert torch.allclose(out[m], expected, rtol=1e-12, atol=1e-12)
 
 
 def test_stack_layers_keeps_the_course_cnn_and_its_parameters():
