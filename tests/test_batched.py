@@ -1,4 +1,5 @@
-"""train_batched: every member of a stacked run against fit of the same configuration.
+"""train_batched: every member of a batched run against fit of the same configuration (the contract both
+engines keep, early stopping, divergence, Ctrl-C, is in test_engine_contract.py).
 
 Tolerance: members match fit to ATOL = 1e-4 on every recorded metric and every
 weight (measured differences are ~1e-7: batched and single matrix products
@@ -12,7 +13,6 @@ as in any other implementation (see test_adam_with_batch_norm...).
 """
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import replace
 
@@ -21,7 +21,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import make_classification, make_regression
+from conftest import alone, assert_same_run, make_classification, make_regression, varied
 from course_utils import Config, Dataset, build_model, evaluate, fit
 from course_utils.augment import (Compose, GaussianNoise, RandomFlip, RandomImageShift, RandomRotation, RandomScale,
                                   RandomShift, with_augmentation)
@@ -34,49 +34,12 @@ from course_utils.models import GaussianNoise as GaussianNoiseLayer
 ATOL = 1e-4
 
 
-def sequential(config: Config, data: Dataset):
-    """What the sequential sweep does for one configuration."""
-    n_inputs = int(np.prod(data.x_train.shape[1:]))
-    n_outputs = data.n_classes if data.is_classification else 1
-    model = build_model(config, n_inputs, n_outputs)
-    return fit(model, data, config, progress=False), model
-
-
-def assert_same_run(batched_run, sequential_run, atol=ATOL, skip=(), acc_atol=None):
-    (history, model), (expected, reference) = batched_run, sequential_run
-    assert type(model) is type(reference)
-    for name in ("best_epoch", "stopped_early", "diverged", "interrupted", "epochs"):
-        assert getattr(history, name) == getattr(expected, name), name
-    for name in ("train_loss", "train_acc", "val_loss", "val_acc"):
-        tolerance = acc_atol if acc_atol is not None and name.endswith("acc") else atol
-        np.testing.assert_allclose(getattr(history, name), getattr(expected, name), atol=tolerance, err_msg=name)
-    state, expected_state = model.state_dict(), reference.state_dict()
-    assert list(state) == list(expected_state)
-    for key in state:
-        if key not in skip:
-            np.testing.assert_allclose(state[key].double(), expected_state[key].double(), atol=atol, err_msg=key)
-    if expected.best_state is None:
-        assert history.best_state is None
-    else:
-        assert list(history.best_state) == list(expected.best_state)
-        for key, value in history.best_state.items():
-            if key not in skip:
-                np.testing.assert_allclose(value.double(), expected.best_state[key].double(), atol=atol, err_msg=key)
-
-
 def check_against_fit(configs, data, **kwargs):
     runs = train_batched(configs, data)
     assert len(runs) == len(configs)
     for config, run in zip(configs, runs):
-        assert_same_run(run, sequential(config, data), **kwargs)
+        assert_same_run(run, alone(config, data), **kwargs)
     return runs
-
-
-def varied(base: Config) -> list[Config]:
-    """Members differing in everything a batch may vary, one thing each."""
-    return [replace(base, seed=0), replace(base, seed=1, lr=base.lr / 3), replace(base, seed=2, weight_decay=0.05),
-            replace(base, seed=3, l1=1e-3, l2=1e-2), replace(base, seed=4, dropout=0.3),
-            replace(base, seed=5, input_dropout=0.2, input_noise=0.3)]
 
 
 # ---------------------------------------------------------------- members match fit
@@ -111,7 +74,7 @@ def test_adam_with_batch_norm_matches_fit_except_rounding_driven_biases(optimize
     base = Config(hidden=(12, 10), epochs=3, batch_size=16, optimizer=optimizer, lr=0.01, batch_norm=True)
     data = make_classification()
     for config, run in zip(varied(base), train_batched(varied(base), data)):
-        expected = sequential(config, data)
+        expected = alone(config, data)
         skip = rounding_driven(run[1])
         assert len(skip) == 4 and skip == rounding_driven(expected[1])
         one_sample = 1 / len(data.y_val) + 1e-6
@@ -210,7 +173,7 @@ def test_one_config_alone_and_the_global_settings_left_as_found():
     (run,) = train_batched(config, data)
     assert torch.utils.deterministic.fill_uninitialized_memory == fill
     assert torch.are_deterministic_algorithms_enabled() and torch.get_num_threads() == 1
-    assert_same_run(run, sequential(config, data))
+    assert_same_run(run, alone(config, data))
 
 
 def test_members_are_regular_modules_holding_their_weights():
@@ -221,54 +184,8 @@ def test_members_are_regular_modules_holding_their_weights():
         assert evaluate(model, data.x_val, data.y_val)["loss"] == pytest.approx(history.val_loss[-1], rel=1e-5)
 
 
-# ---------------------------------------------------------------- early stopping, divergence
-
-def noisy_labels(seed=2) -> Dataset:
-    """Small data with 30 % of the training labels flipped: validation loss soon rises."""
-    data = make_classification(n_train=30, n_val=30, seed=seed)
-    y = data.y_train.copy()
-    flip = np.random.default_rng(seed).choice(30, 9, replace=False)
-    y[flip] = (y[flip] + 1) % 3
-    return Dataset(data.x_train, y, data.x_test, data.y_test, x_val=data.x_val, y_val=data.y_val)
-
-
-def test_early_stopping_per_member_matches_fit():
-    data = noisy_labels()
-    base = Config(hidden=(32,), epochs=25, batch_size=10, lr=0.05)
-    configs = [replace(base, patience=1), replace(base, seed=1, patience=2),
-               replace(base, seed=2, patience=3, restore_best=False), replace(base, seed=3, patience=2, min_delta=0.05),
-               replace(base, seed=4)]
-    runs = check_against_fit(configs, data)
-    stops = [history.epochs for history, _ in runs]
-    assert len(set(stops)) >= 3 and stops[-1] == 25          # members stopped at different epochs, one ran on
-    assert sum(history.stopped_early for history, _ in runs) >= 3
-    for config, (history, model) in zip(configs, runs):
-        if history.stopped_early and config.restore_best:
-            for key, value in model.state_dict().items():
-                assert torch.equal(value, history.best_state[key])
-
-
-def test_a_diverging_member_is_frozen_without_harming_the_others():
-    data = make_regression(n_train=64)
-    base = Config(hidden=(32,) * 4, activation="tanh", optimizer="sgd", batch_size=16, epochs=4)
-    configs = [replace(base, lr=1e-3), replace(base, seed=1, lr=100.0), replace(base, seed=2, lr=1e-2)]
-    runs = train_batched(configs, data)
-    diverging, expected_model = runs[1], sequential(configs[1], data)
-    assert diverging[0].diverged and expected_model[0].diverged
-    assert diverging[0].epochs == expected_model[0].epochs < 4
-    assert all(math.isfinite(v) for v in diverging[0].train_loss)
-    for i in (0, 2):
-        assert_same_run(runs[i], sequential(configs[i], data))
-
-
-def test_divergence_on_the_last_step_is_reported_like_fit():
-    data = make_regression(n_train=64)
-    config = Config(hidden=(32,) * 4, optimizer="sgd", lr=1e6, batch_size=64, epochs=1)
-    (history, _), (sane, _) = train_batched([config, replace(config, lr=1e-3)], data)
-    assert history.diverged and not sane.diverged and sane.epochs == 1
-
-
-# ---------------------------------------------------------------- memory, chunks, Ctrl-C
+# ---------------------------------------------------------------- memory and groups (the rest of the contract both
+# engines keep is in test_engine_contract.py)
 
 def test_memory_estimate_grows_with_the_work():
     data = make_classification()
@@ -346,92 +263,6 @@ def test_results_do_not_depend_on_the_number_of_workers(base):
     assert_identical_runs(one, train_batched(configs, data, workers=3))
 
 
-def test_progress_is_reported_per_epoch_and_adds_up_to_every_members_epochs():
-    data = make_classification()
-    base = Config(hidden=(8,), epochs=6, batch_size=20, patience=1)
-    configs = [replace(base, seed=s, lr=0.05 * (s + 1)) for s in range(4)]
-    calls = []
-    runs = train_batched(configs, data, workers=2, progress=calls.append)
-    assert any(history.stopped_early for history, _ in runs)   # their unused epochs are counted too
-    assert sum(calls) == 4 * 6 and min(calls) > 0
-    assert len(calls) >= 6                                     # at least once per epoch of each worker's chunk
-
-
-def test_workers_leave_torchs_thread_count_as_it_was():
-    data = make_classification()
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        train_batched([Config(hidden=(4,), epochs=1, seed=s) for s in range(2)], data, workers=2)
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def interrupt_on_epoch(monkeypatch):
-    """Make Members.train_epoch raise KeyboardInterrupt on its n-th call."""
-
-    def install(n):
-        real, calls = Members.train_epoch, []
-
-        def flaky(self):
-            calls.append(1)
-            if len(calls) == n:
-                raise KeyboardInterrupt
-            return real(self)
-
-        monkeypatch.setattr(Members, "train_epoch", flaky)
-        return calls
-
-    return install
-
-
-def test_ctrl_c_keeps_every_members_history_and_best_weights(interrupt_on_epoch, capsys):
-    interrupt_on_epoch(3)
-    data = make_classification()
-    base = Config(hidden=(8,), epochs=10, batch_size=20, lr=0.05)
-    configs = [base, replace(base, seed=1, patience=5), replace(base, seed=2, restore_best=False)]
-    runs = train_batched(configs, data, workers=1)
-    assert "Training interrupted" in capsys.readouterr().out
-    for config, (history, model) in zip(configs, runs):
-        assert history.interrupted and history.epochs == 2 and len(history.val_loss) == 2
-        expected, reference = sequential(replace(config, epochs=2), data)
-        np.testing.assert_allclose(history.val_loss, expected.val_loss, atol=ATOL)
-        if config.restore_best:   # as fit after Ctrl-C: back to the best epoch's weights
-            assert all(torch.equal(v, history.best_state[k]) for k, v in model.state_dict().items())
-        else:                     # the last weights, those of a 2-epoch fit
-            for key, value in model.state_dict().items():
-                np.testing.assert_allclose(value, reference.state_dict()[key], atol=ATOL)
-
-
-def test_ctrl_c_in_the_first_chunk_leaves_later_members_untrained_but_reported(interrupt_on_epoch, capsys):
-    interrupt_on_epoch(2)
-    data = make_classification()
-    base = Config(hidden=(8,), epochs=5, batch_size=20)
-    configs = [replace(base, seed=s) for s in range(4)]
-    runs = train_batched(configs, data, memory_budget=2 * estimate_member_bytes(base, data), workers=1)
-    assert [h.epochs for h, _ in runs] == [1, 1, 0, 0]
-    assert all(h.interrupted for h, _ in runs)
-    untouched = build_model(configs[3], 8, 3)
-    assert all(torch.equal(a, b) for a, b in zip(runs[3][1].state_dict().values(), untouched.state_dict().values()))
-    assert capsys.readouterr().out.count("\n") == 1
-
-
-def test_ctrl_c_in_one_worker_stops_every_worker_and_keeps_what_each_member_learned(interrupt_on_epoch, capsys):
-    interrupt_on_epoch(3)   # the third epoch to start, in either worker
-    data = make_classification()
-    base = Config(hidden=(8,), epochs=300, batch_size=20, lr=0.05)
-    configs = [replace(base, seed=s) for s in range(4)]
-    runs = train_batched(configs, data, workers=2)
-    assert capsys.readouterr().out.count("Training interrupted") == 1
-    for config, (history, model) in zip(configs, runs):
-        assert history.interrupted and history.epochs < config.epochs
-        assert len(history.train_loss) == len(history.val_loss) == history.epochs
-        if history.epochs:   # back to its best epoch's weights, as fit after Ctrl-C
-            assert all(torch.equal(v, history.best_state[k]) for k, v in model.state_dict().items())
-
-
 # ---------------------------------------------------------------- any network of the layers it has rules for
 
 def small_network(config: Config, n_inputs: int, n_outputs: int) -> nn.Module:
@@ -448,13 +279,6 @@ def test_a_model_fns_network_of_these_layers_matches_fit():
     for config, run in zip(configs, train_batched(configs, data, model_fn=small_network)):
         model = small_network(config, 8, 3)
         assert_same_run(run, (fit(model, data, config, progress=False), model))
-
-
-def test_each_member_may_train_on_its_own_data():
-    draws = [make_classification(seed=s) for s in range(3)]
-    configs = [Config(hidden=(8,), epochs=3, seed=s, dropout=0.2) for s in range(3)]
-    for config, data, run in zip(configs, draws, train_batched(configs, draws, workers=1)):
-        assert_same_run(run, sequential(config, data))
 
 
 @pytest.mark.parametrize("network, message", [
@@ -517,7 +341,7 @@ def test_dropout_member_reaches_the_accuracy_of_its_sequential_run_over_seeds():
                for s in range(3)]
     runs = train_batched(configs, data)
     batched_acc = np.mean([h.val_acc[-1] for h, _ in runs])
-    sequential_acc = np.mean([sequential(c, data)[0].val_acc[-1] for c in configs])
+    sequential_acc = np.mean([alone(c, data)[0].val_acc[-1] for c in configs])
     assert abs(batched_acc - sequential_acc) < 0.05
 
 

@@ -16,8 +16,8 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import make_classification, make_regression
-from course_utils import Config, Dataset, build_model, evaluate, fit
+from conftest import alone, assert_same_run, make_classification, make_regression, varied
+from course_utils import Config, build_model, evaluate
 from course_utils.augment import Compose, GaussianNoise, RandomFlip, RandomScale, RandomShift, with_augmentation
 from course_utils.models import CNN1d, MLP
 from course_utils.members import can_batch
@@ -27,41 +27,12 @@ from course_utils.stacked import train_stacked
 ONE_EPOCH, LONGER = 1e-5, 1e-4
 
 
-def alone(config: Config, data: Dataset, model_fn=build_model):
-    """The same configuration trained by itself with fit."""
-    model = model_fn(config, int(np.prod(data.x_train.shape[1:])), data.n_classes if data.is_classification else 1)
-    return fit(model, data, config, progress=False), model
-
-
-def assert_same_run(run, reference, atol):
-    (history, model), (expected, expected_model) = run, reference
-    assert type(model) is type(expected_model)
-    for name in ("best_epoch", "stopped_early", "diverged", "interrupted", "epochs"):
-        assert getattr(history, name) == getattr(expected, name), name
-    for name in ("train_loss", "train_acc", "val_loss", "val_acc"):
-        np.testing.assert_allclose(getattr(history, name), getattr(expected, name), atol=atol, err_msg=name)
-    for states in ((model.state_dict(), expected_model.state_dict()), (history.best_state, expected.best_state)):
-        if states[1] is None:
-            assert states[0] is None
-            continue
-        assert list(states[0]) == list(states[1])
-        for key, value in states[0].items():
-            np.testing.assert_allclose(value.double(), states[1][key].double(), atol=atol, err_msg=key)
-
-
 def check_against_fit(configs, data, atol=ONE_EPOCH, model_fn=build_model, **kwargs):
     runs = train_stacked(configs, data, model_fn=model_fn, **kwargs)
     assert len(runs) == len(configs)
     for config, run in zip(configs, runs):
         assert_same_run(run, alone(config, data, model_fn), atol)
     return runs
-
-
-def varied(base: Config) -> list[Config]:
-    """Members differing in everything a batch may vary, one thing each; the last two are stochastic."""
-    return [replace(base, seed=0), replace(base, seed=1, lr=base.lr / 3), replace(base, seed=2, weight_decay=0.05),
-            replace(base, seed=3, l1=1e-3, l2=1e-2), replace(base, seed=4, dropout=0.3),
-            replace(base, seed=5, input_noise=0.3, **({} if base.model == "cnn" else {"input_dropout": 0.2}))]
 
 
 @pytest.mark.parametrize("optimizer, lr", [("sgd", 0.1), ("adam", 0.01), ("adamw", 0.01)])
@@ -120,30 +91,6 @@ def test_a_model_fn_of_ordinary_layers_trains_batched_and_matches_fit():
                       model_fn=model_fn)
 
 
-def test_frozen_parameters_stay_as_they_are_as_in_fit():
-    def model_fn(config, n_inputs, n_outputs):
-        torch.manual_seed(config.seed)
-        model = nn.Sequential(nn.Linear(n_inputs, 16), nn.ReLU(), nn.Linear(16, n_outputs))
-        model[0].weight.requires_grad_(False)   # a frozen layer, as when fine-tuning
-        return model
-    base = Config(epochs=2, batch_size=16, lr=0.01, l2=0.1)
-    runs = check_against_fit([replace(base, seed=s) for s in range(3)], make_classification(), model_fn=model_fn)
-    for config, (_, model) in zip([replace(base, seed=s) for s in range(3)], runs):
-        torch.testing.assert_close(model[0].weight, model_fn(config, 8, 3)[0].weight)
-
-
-def test_members_with_their_own_data_match_fit_on_theirs():
-    configs = [Config(hidden=(10,), epochs=2, batch_size=16, lr=0.01, seed=s, dropout=0.2) for s in range(3)]
-    datasets = [make_classification(seed=s) for s in (4, 5, 6)]
-    runs = train_stacked(configs, datasets)
-    for config, dataset, run in zip(configs, datasets, runs, strict=True):
-        assert_same_run(run, alone(config, dataset), ONE_EPOCH)
-    with pytest.raises(ValueError, match="equal sizes"):
-        train_stacked(configs[:2], [datasets[0], make_classification(n_train=50)])
-    with pytest.raises(ValueError, match="one per configuration"):
-        train_stacked(configs, datasets[:2])
-
-
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 def test_max_norm_members_match_fit(model):
     base = Config(model=model, hidden=(6, 5), epochs=2, batch_size=16, optimizer="sgd", lr=0.5)
@@ -179,41 +126,6 @@ def test_unknown_random_layers_match_fit_in_distribution():
     assert abs(differences.mean()) < 3 * differences.std(ddof=1) / math.sqrt(len(configs)) + 1e-3
 
 
-def noisy_labels(seed=2) -> Dataset:
-    """Small data with 30 % of the training labels flipped: validation loss soon rises."""
-    data = make_classification(n_train=30, n_val=30, seed=seed)
-    y = data.y_train.copy()
-    flip = np.random.default_rng(seed).choice(30, 9, replace=False)
-    y[flip] = (y[flip] + 1) % 3
-    return Dataset(data.x_train, y, data.x_test, data.y_test, x_val=data.x_val, y_val=data.y_val)
-
-
-def test_early_stopping_per_member_matches_fit():
-    base = Config(hidden=(32,), epochs=25, batch_size=10, lr=0.05)
-    configs = [replace(base, patience=1), replace(base, seed=1, patience=2),
-               replace(base, seed=2, patience=3, restore_best=False), replace(base, seed=3, patience=2, min_delta=0.05),
-               replace(base, seed=4)]
-    runs = check_against_fit(configs, noisy_labels(), atol=LONGER)
-    stops = [history.epochs for history, _ in runs]
-    assert len(set(stops)) >= 3 and stops[-1] == 25          # members stopped at different epochs, one ran on
-    for config, (history, model) in zip(configs, runs):
-        if history.stopped_early and config.restore_best:
-            for key, value in model.state_dict().items():
-                assert torch.equal(value, history.best_state[key])
-
-
-def test_a_diverging_member_is_frozen_without_harming_the_others():
-    data = make_regression(n_train=64)
-    base = Config(hidden=(32,) * 4, activation="tanh", optimizer="sgd", batch_size=16, epochs=4)
-    configs = [replace(base, lr=1e-3), replace(base, seed=1, lr=100.0), replace(base, seed=2, lr=1e-2)]
-    runs = train_stacked(configs, data)
-    expected = alone(configs[1], data)[0]
-    assert runs[1][0].diverged and expected.diverged and runs[1][0].epochs == expected.epochs < 4
-    assert all(math.isfinite(v) for v in runs[1][0].train_loss)
-    for i in (0, 2):
-        assert_same_run(runs[i], alone(configs[i], data), LONGER)
-
-
 def test_members_are_regular_modules_and_results_hardly_depend_on_the_workers():
     data = make_classification()
     configs = [Config(hidden=(8,), epochs=2, batch_size=16, seed=s, lr=0.01 * (s + 1)) for s in range(5)]
@@ -224,25 +136,6 @@ def test_members_are_regular_modules_and_results_hardly_depend_on_the_workers():
         np.testing.assert_allclose(history.val_loss, other.val_loss, atol=ONE_EPOCH)
     (_, cnn), = train_stacked(Config(model="cnn", hidden=(3,), epochs=1), make_classification(length=12))
     assert isinstance(cnn, CNN1d)
-
-
-def test_progress_adds_up_and_ctrl_c_keeps_every_members_history_and_best_weights(capsys):
-    data = make_classification()
-    configs = [Config(hidden=(8,), epochs=6, batch_size=20, patience=1, seed=s, lr=0.05 * (s + 1)) for s in range(4)]
-    calls = []
-    train_stacked(configs, data, workers=2, progress=calls.append)
-    assert sum(calls) == 4 * 6 and min(calls) > 0
-
-    def interrupt(epochs):
-        raise KeyboardInterrupt
-    configs = [replace(c, patience=None, epochs=5) for c in configs]
-    runs = train_stacked(configs, data, workers=1, progress=interrupt)
-    assert "Training interrupted" in capsys.readouterr().out
-    for history, model in runs:
-        assert history.interrupted and history.epochs >= 1
-        assert history.best_state is not None
-        for key, value in model.state_dict().items():   # fit's rule after Ctrl-C: the best weights
-            assert torch.equal(value, history.best_state[key])
 
 
 def test_what_may_vary_and_the_memory_estimate():
