@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from .config import ACTIVATIONS, Config
+from .data import Dataset
 from .validation import check_choice, check_nonnegative, check_positive_int, check_rate, check_widths
 
-__all__ = ["GaussianNoise", "MLP", "CNN1d", "build_model", "count_parameters"]
+__all__ = ["GaussianNoise", "MLP", "CNN1d", "build_model", "count_parameters", "model_sizes"]
 
 _ACTIVATION_LAYERS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 
@@ -119,6 +121,13 @@ def build_model(config: Config, n_inputs: int, n_outputs: int) -> nn.Module:
                      config.batch_norm, config.input_noise)
     return MLP(n_inputs, n_outputs, config.hidden, config.activation, config.dropout, config.input_dropout,
                config.batch_norm, config.input_noise)
+
+
+def model_sizes(data: Dataset) -> tuple[int, int]:
+    """(n_inputs, n_outputs) as build_model takes them."""
+    y = data.y_train
+    n_outputs = data.n_classes if data.is_classification else (y.shape[1] if y.ndim == 2 else 1)
+    return int(np.prod(data.x_train.shape[1:])), n_outputs
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -27,8 +27,9 @@ from torch.func import functional_call, vmap
 
 from .config import Config
 from .data import Dataset
-from .members import Members, activation_sizes, train_members
+from .members import Members, train_members
 from .models import GaussianNoise
+from .scheduling import activation_sizes
 from .stacked_layers import stack_layers
 from .training import EVAL_CHUNK, History
 

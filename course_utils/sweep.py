@@ -28,7 +28,7 @@ from .augment import WithAugmentation, can_transform
 from .batched import LayeredMembers
 from .config import Config
 from .data import Dataset
-from .models import build_model
+from .models import build_model, model_sizes
 from .members import SHARED_FIELDS, can_batch, train_members
 from .stacked import StackedMembers
 from .training import BAR_FORMAT, History, evaluate, fit, show_progress
@@ -163,8 +163,7 @@ def sweep(configs: Config | Sequence[Config] | Mapping[str, Config], data: Datas
         raise ValueError("early stopping (patience) needs track_validation=True")
     draws = {int(seed): _draw(data, int(seed)) for seed in seeds}
     first = draws[int(seeds[0])]
-    n_inputs = int(np.prod(first.x_train.shape[1:]))  # (n, features) or (n, 1, length)
-    n_outputs = first.n_classes if first.is_classification else 1
+    n_inputs, n_outputs = model_sizes(first)
     train_draws = draws if track_validation else {
         seed: dataclasses.replace(d, x_val=None, y_val=None) for seed, d in draws.items()}
     runs = [(label, dataclasses.replace(config, seed=int(seed))) for label, config in labelled for seed in seeds]

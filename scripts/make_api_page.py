@@ -64,7 +64,7 @@ ROLES = {
     "data": "data", "timeseries": "data", "augment": "data",
     "models": "models", "estimators": "models",
     "config": "training", "training": "training", "penalties": "training", "constraints": "training",
-    "sweep": "sweeps", "batched": "sweeps", "stacked": "sweeps", "members": "sweeps", "stacked_layers": "sweeps",
+    "sweep": "sweeps", "batched": "sweeps", "stacked": "sweeps", "members": "sweeps", "scheduling": "sweeps", "stacked_layers": "sweeps",
     "claims": "claims",
     "analysis": "analysis", "calibration": "analysis", "ensembles": "analysis", "sharpness": "analysis",
     "plots": "plots",

@@ -18,6 +18,7 @@ from torch import nn
 import course_utils
 import course_utils.members
 from course_utils import Config, build_model, fit
+from course_utils.models import model_sizes
 from course_utils.batched import LayeredMembers
 from course_utils.data import DATA_DIR, Dataset
 from course_utils.members import Members
@@ -117,7 +118,7 @@ def adam_step(w, grad, m, v, t, lr, weight_decay, decoupled, *, coupling_swapped
 
 def alone(config: Config, data: Dataset, model_fn: Callable = build_model) -> tuple[History, nn.Module]:
     """The same configuration trained by itself with fit: what every member of an engine's run must match."""
-    model = model_fn(config, int(np.prod(data.x_train.shape[1:])), data.n_classes if data.is_classification else 1)
+    model = model_fn(config, *model_sizes(data))
     return fit(model, data, config, progress=False), model
 
 

@@ -26,7 +26,8 @@ from course_utils import Config, Dataset, build_model, evaluate, fit
 from course_utils.augment import (Compose, GaussianNoise, RandomFlip, RandomImageShift, RandomRotation, RandomScale,
                                   RandomShift, with_augmentation)
 from course_utils.batched import can_train_batched, train_batched
-from course_utils.members import Members, can_batch, estimate_member_bytes, stack_splits
+from course_utils.members import Members, can_batch, stack_splits
+from course_utils.scheduling import estimate_member_bytes
 from course_utils.training import History
 from course_utils.models import MLP
 from course_utils.models import GaussianNoise as GaussianNoiseLayer

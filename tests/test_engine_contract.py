@@ -18,7 +18,8 @@ from torch import nn
 from conftest import alone, assert_same_run, make_classification, make_regression, noisy_labels
 from course_utils import Config, build_model
 from course_utils.batched import train_batched
-from course_utils.members import Members, estimate_member_bytes
+from course_utils.members import Members
+from course_utils.scheduling import estimate_member_bytes
 from course_utils.stacked import train_stacked
 
 

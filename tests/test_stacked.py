@@ -21,7 +21,7 @@ from course_utils import Config, build_model, evaluate
 from course_utils.augment import Compose, GaussianNoise, RandomFlip, RandomScale, RandomShift, with_augmentation
 from course_utils.models import CNN1d, MLP
 from course_utils.members import can_batch
-from course_utils.members import estimate_member_bytes
+from course_utils.scheduling import estimate_member_bytes
 from course_utils.stacked import train_stacked
 
 ONE_EPOCH, LONGER = 1e-5, 1e-4
