@@ -152,21 +152,14 @@ def sweep(configs: Config | Sequence[Config] | Mapping[str, Config], data: Datas
     if not isinstance(data, Dataset) and not callable(data):
         raise TypeError(f"data must be a course_utils.data.Dataset, or Draws (a callable replicate -> Dataset); "
                         f"got {type(data).__name__}")
-    labelled = _labelled(configs)
-    seeds = list(seeds)
-    if not seeds or not all(isinstance(s, (int, np.integer)) and s >= 0 for s in seeds):
-        raise ValueError(f"seeds must be a non-empty list of non-negative integers; got {seeds!r}")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must not repeat: a repeated seed trains the same replicate twice; got {seeds!r}")
+    labelled, seeds = _labelled(configs), _checked_seeds(seeds)
     varying = _varying([c for _, c in labelled])
     if not track_validation and any(c.patience is not None for _, c in labelled):
         raise ValueError("early stopping (patience) needs track_validation=True")
-    draws = {int(seed): _draw(data, int(seed)) for seed in seeds}
-    first = draws[int(seeds[0])]
-    n_inputs, n_outputs = model_sizes(first)
+    draws = {seed: _draw(data, seed) for seed in seeds}
     train_draws = draws if track_validation else {
         seed: dataclasses.replace(d, x_val=None, y_val=None) for seed, d in draws.items()}
-    runs = [(label, dataclasses.replace(config, seed=int(seed))) for label, config in labelled for seed in seeds]
+    runs = [(label, dataclasses.replace(config, seed=seed)) for label, config in labelled for seed in seeds]
     bar = tqdm(total=sum(run.epochs for _, run in runs), desc=f"sweep of {len(runs)} runs", unit="epochs",
                bar_format=BAR_FORMAT, disable=not show_progress(progress), file=sys.stderr)
     bar_lock = threading.Lock()   # batched groups report from their worker threads
@@ -178,27 +171,14 @@ def sweep(configs: Config | Sequence[Config] | Mapping[str, Config], data: Datas
     trained: dict[int, tuple[History, nn.Module]] = {}
     interrupted = False
     try:
-        augmented = isinstance(model_fn, WithAugmentation) and can_transform(model_fn.layer)
         # Runs of every replicate train together, each member on its own replicate's data, when every
         # replicate's arrays have the same sizes; otherwise each replicate's runs train apart.
         same_sizes = len({tuple(getattr(d, name).shape for name in ("x_train", "x_val") if getattr(d, name) is not None)
                           for d in train_draws.values()}) == 1
         for group in _groups([run for _, run in runs], batched, apart=not same_sizes):
             configs_of_group = [runs[i][1] for i in group]
-            if len(group) > 1:
-                try:   # each network by batched.py's layer rules if it can, else stacked under vmap
-                    results = train_members([LayeredMembers, StackedMembers], configs_of_group,
-                                            [train_draws[c.seed] for c in configs_of_group], progress=advance,
-                                            augmentation=model_fn.layer if augmented else None,
-                                            model_fn=None if augmented else model_fn)
-                except RuntimeError as error:   # most often a layer that vmap cannot run
-                    raise RuntimeError(f"the networks of this model_fn could not be trained together ({error}); "
-                                       "pass batched=False to train each alone with fit") from error
-            else:
-                model = model_fn(configs_of_group[0], n_inputs, n_outputs)
-                results = [(fit(model, train_draws[configs_of_group[0].seed], configs_of_group[0], progress=False),
-                            model)]
-                advance(configs_of_group[0].epochs)
+            results = _train_group(configs_of_group, [train_draws[c.seed] for c in configs_of_group], model_fn,
+                                   advance)
             # Runs cut short keep what they learned (their best weights, as fit keeps them); a run that
             # diverged at its first step is a result too (diverged=True). Only runs never started are left out.
             trained.update((i, result) for i, result in zip(group, results)
@@ -217,6 +197,33 @@ def sweep(configs: Config | Sequence[Config] | Mapping[str, Config], data: Datas
     if interrupted:
         table["interrupted"] = [trained[i][0].interrupted for i in done]
     return SweepResult(table, [trained[i][0] for i in done], [trained[i][1] for i in done], interrupted)
+
+
+def _checked_seeds(seeds: Sequence[int]) -> list[int]:
+    seeds = list(seeds)
+    if not seeds or not all(isinstance(s, (int, np.integer)) and s >= 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of non-negative integers; got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must not repeat: a repeated seed trains the same replicate twice; got {seeds!r}")
+    return [int(s) for s in seeds]
+
+
+def _train_group(configs: list[Config], datasets: list[Dataset], model_fn: Callable,
+                 advance: Callable[[int], None]) -> list[tuple[History, nn.Module]]:
+    """One group's runs, each on its replicate's data: together by an engine, or a run alone by fit."""
+    if len(configs) == 1:
+        model = model_fn(configs[0], *model_sizes(datasets[0]))
+        history = fit(model, datasets[0], configs[0], progress=False)
+        advance(configs[0].epochs)
+        return [(history, model)]
+    augmented = isinstance(model_fn, WithAugmentation) and can_transform(model_fn.layer)
+    try:   # each network by batched.py's layer rules if it can, else stacked under vmap
+        return train_members([LayeredMembers, StackedMembers], configs, datasets, progress=advance,
+                             augmentation=model_fn.layer if augmented else None,
+                             model_fn=None if augmented else model_fn)
+    except RuntimeError as error:   # most often a layer that vmap cannot run
+        raise RuntimeError(f"the networks of this model_fn could not be trained together ({error}); "
+                           "pass batched=False to train each alone with fit") from error
 
 
 def _draw(data, seed: int) -> Dataset:
