@@ -10,6 +10,7 @@ history, early stopping and best weights, divergence, progress and Ctrl-C, and t
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import threading
@@ -38,6 +39,7 @@ ROW_ALIGNMENT = 64              # floats: each member's row of the flat buffer i
 BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam / AdamW defaults, as fit uses them
 TINY = 1e-36                    # a normal float32 whose root, even over 1 - β2, vanishes beside EPS
 HYPER = ("lr", "momentum", "weight_decay", "l1", "l2")   # what members of one group may set apart
+_GLOBAL_DRAWS = threading.Lock()  # held by a group whose layers draw from torch's global generator while it trains
 SHARED_FIELDS = ("model", "hidden", "activation", "batch_norm", "optimizer", "batch_size", "epochs",
                  "penalize_biases", "label_smoothing")  # what every member of one group must share
 
@@ -116,8 +118,7 @@ def train_members(engines: Sequence[type[Members]], configs: Config | Sequence[C
     networks = [m[1] if augmentation is not None else m for m in models]
     histories = [History() for _ in configs]
     workers = min(workers, len(configs))
-    size = max(1, min(math.ceil(len(configs) / workers),
-                      budget // (member_bytes(models[0], configs[0], datasets[0]) * workers)))
+    per_member = member_bytes(models[0], configs[0], datasets[0])
     by_engine: dict[type[Members], list[int]] = {}
     for i, network in enumerate(networks):
         verdicts = [(engine, *engine.accepts(network)) for engine in engines]
@@ -125,14 +126,25 @@ def train_members(engines: Sequence[type[Members]], configs: Config | Sequence[C
         if not accepted:
             raise ValueError(verdicts[-1][2])
         by_engine.setdefault(accepted[0], []).append(i)
-    groups = [(engine, chunk) for engine, members in by_engine.items()
-              for structure in engine.structures([networks[i] for i in members])
-              for chunk in balanced_chunks([members[j] for j in structure], size)]
+    sample = as_tensors(datasets[0].x_train[:2], datasets[0].y_train[:2])[0]
+    groups = []
+    for engine, members in by_engine.items():
+        for structure in engine.structures([networks[i] for i in members]):
+            indices = [members[j] for j in structure]
+            serial = engine.draws_globally(networks[indices[0]], sample)
+            # Groups whose layers draw from torch's global generator train one at a time, each whole (as far as
+            # memory allows) and seeded from its first member: the same draws on any number of cores.
+            size = max(1, budget // per_member if serial else
+                       min(math.ceil(len(configs) / workers), budget // (per_member * workers)))
+            groups += [(engine, chunk, serial) for chunk in balanced_chunks(indices, size)]
 
-    def train(group: tuple[type[Members], list[int]], stop: threading.Event) -> None:
-        engine, members = group
-        engine([configs[i] for i in members], [models[i] for i in members], [histories[i] for i in members],
-               stack_splits([datasets[i] for i in members]), stop, progress, augmentation).run()
+    def train(group: tuple[type[Members], list[int], bool], stop: threading.Event) -> None:
+        engine, members, serial = group
+        with _GLOBAL_DRAWS if serial else contextlib.nullcontext():
+            if serial:
+                torch.manual_seed(configs[members[0]].seed)
+            engine([configs[i] for i in members], [models[i] for i in members], [histories[i] for i in members],
+                   stack_splits([datasets[i] for i in members]), stop, progress, augmentation).run()
 
     run_groups(groups, train, workers, histories)
     return list(zip(histories, models))
@@ -159,6 +171,12 @@ class Members:
     def accepts(network: nn.Module) -> tuple[bool, str]:
         """Whether this engine can run ``network``, and why (not)."""
         return True, "any network"
+
+    @staticmethod
+    def draws_globally(network: nn.Module, sample: torch.Tensor) -> bool:
+        """Whether this engine's training pass of ``network`` on ``sample`` draws from torch's global generator
+        (then the group trains alone, seeded: ``train_members``)."""
+        return False
 
     @staticmethod
     def structures(networks: list[nn.Module]) -> list[list[int]]:

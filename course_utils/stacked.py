@@ -9,7 +9,8 @@ member's gradient is its own; ``members.Members`` updates the buffer with each m
 fit's bookkeeping.
 Dropout masks and noise are drawn outside ``vmap`` from each member's generator, seeded and drawn as in
 ``fit``, so stochastic members follow ``fit``'s run too; other random layers draw under ``vmap``
-(``randomness="different"``): ``fit``'s distribution, not its draws. A member that stops early or
+(``randomness="different"``) from torch's global generator: ``fit``'s distribution, not its draws. A group of
+such members trains alone, seeded from its first member, so that its draws do not depend on other threads. A member that stops early or
 diverges is frozen: written back to its module and dropped from the stack.
 
 ``sweep`` trains here every network that ``batched.py``'s layer rules cannot run (they train the course's MLP
@@ -81,6 +82,19 @@ class StackedMembers(Members):
                         for name, m in network.named_modules())
             groups.setdefault(key, []).append(i)
         return list(groups.values())
+
+    @staticmethod
+    def draws_globally(network: nn.Module, sample: torch.Tensor) -> bool:
+        """Whether a layer other than dropout and noise (drawn per member outside vmap) draws in training."""
+        probe = copy.deepcopy(network)
+        for name, module in list(probe.named_modules()):
+            if isinstance(module, (nn.Dropout, GaussianNoise)):
+                parent, _, child = name.rpartition(".")
+                setattr(probe.get_submodule(parent), child, nn.Identity())
+        with torch.random.fork_rng(), torch.no_grad():
+            before = torch.get_rng_state()
+            probe.train()(sample)
+            return not torch.equal(before, torch.get_rng_state())
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

@@ -22,7 +22,7 @@ from course_utils.augment import Compose, GaussianNoise, RandomFlip, RandomScale
 from course_utils.models import CNN1d, MLP
 from course_utils.members import can_batch
 from course_utils.scheduling import estimate_member_bytes
-from course_utils.stacked import train_stacked
+from course_utils.stacked import StackedMembers, train_stacked
 
 ONE_EPOCH, LONGER = 1e-5, 1e-4
 
@@ -124,6 +124,33 @@ def test_unknown_random_layers_match_fit_in_distribution():
     differences = batched - alone_
     assert np.abs(differences).max() > 1e-4                          # their own draws, not fit's
     assert abs(differences.mean()) < 3 * differences.std(ddof=1) / math.sqrt(len(configs)) + 1e-3
+
+
+def coin_flip_network(config: Config, n_inputs: int, n_outputs: int) -> nn.Module:
+    torch.manual_seed(config.seed)
+    return nn.Sequential(nn.Linear(n_inputs, 16), nn.ReLU(), CoinFlip(0.5), nn.Linear(16, n_outputs))
+
+
+def test_unknown_random_layers_draw_the_same_whatever_the_workers_and_the_threads_around():
+    """Their draws come from torch's global generator: their group trains alone, seeded from its first member."""
+    data = make_classification()
+    configs = [Config(epochs=2, batch_size=16, lr=0.01, seed=s) for s in range(6)]
+    plain = [replace(c, lr=0.02) for c in configs]   # MLPs, trained beside them in other threads
+    runs = [train_stacked(configs + plain, data, workers=workers,
+                          model_fn=lambda c, i, o: coin_flip_network(c, i, o) if c.lr == 0.01 else build_model(c, i, o))
+            for workers in (1, 2, 3)]
+    for other in runs[1:]:
+        for (history, _), (expected, _) in zip(other[:6], runs[0][:6], strict=True):
+            assert history.train_loss == expected.train_loss
+
+
+@pytest.mark.parametrize("network, draws", [
+    (nn.Sequential(nn.Linear(8, 4), CoinFlip(0.5)), True),
+    (nn.Sequential(nn.Linear(8, 4), nn.Dropout(0.5), nn.BatchNorm1d(4)), False),   # dropout is drawn per member
+    (build_model(Config(model="cnn", hidden=(3,), dropout=0.2, input_noise=0.1), 8, 3), False),
+])
+def test_draws_globally_finds_layers_that_draw_under_vmap(network, draws):
+    assert StackedMembers.draws_globally(network, torch.zeros(2, 8)) is draws
 
 
 def test_members_are_regular_modules_and_results_hardly_depend_on_the_workers():
