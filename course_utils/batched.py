@@ -11,8 +11,9 @@ layer type for every member at once, on activations laid out feature-major, (M, 
 * ``Flatten``, first: the inputs are read flat.
 
 The network itself keeps its one definition, its module: the rules read its layers, their sizes and settings.
-On CPU this trains the course's MLP about 1.5 times faster per model than ``stacked.py``'s ``vmap`` of the same
-modules (``benchmarks/bench_engines.py``); networks with other layers, the course's CNN among them, train there.
+On CPU this trains the course's MLP 1.3 to 1.5 times faster per model than ``stacked.py``'s ``vmap`` of the
+same modules (``benchmarks/bench_engines.py``); networks with other layers, the course's CNN among them, train
+there.
 ``members.Members`` does the rest for both engines: each member's batches, optimizer step and bookkeeping as
 ``fit`` would run them, so even stochastic members follow ``fit``'s run; the runs differ only by float rounding
 (batched vs. single matrix products), which the tests bound. A member's run is bit for bit the same whatever

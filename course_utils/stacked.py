@@ -10,11 +10,11 @@ fit's bookkeeping.
 Dropout masks and noise are drawn outside ``vmap`` from each member's generator, seeded and drawn as in
 ``fit``, so stochastic members follow ``fit``'s run too; other random layers draw under ``vmap``
 (``randomness="different"``) from torch's global generator: ``fit``'s distribution, not its draws. A group of
-such members trains alone, seeded from its first member, so that its draws do not depend on other threads. A member that stops early or
-diverges is frozen: written back to its module and dropped from the stack.
+such members trains alone, seeded from its first member, so that its draws do not depend on other threads.
+A member that stops early or diverges is frozen: written back to its module and dropped from the stack.
 
 ``sweep`` trains here every network that ``batched.py``'s layer rules cannot run (they train the course's MLP
-about 1.5 times faster on CPU: ``benchmarks/bench_engines.py``): the course's CNN and any network of a custom
+1.3 to 1.5 times faster on CPU: ``benchmarks/bench_engines.py``): the course's CNN and any network of a custom
 ``model_fn`` with other layers or its own ``forward``, each member on its own replicate's data.
 """
 from __future__ import annotations
@@ -47,7 +47,8 @@ def train_stacked(configs: Sequence[Config], data: Dataset | Sequence[Dataset], 
     ``model_fn``, members are ``build_model``'s, behind ``augmentation`` if given (``with_augmentation``).
     Stacks train ``workers`` at a time (default: one per usable core), the running ones estimated under
     ``memory_budget`` bytes (default 1 GiB, ``members.MEMORY_BUDGET``). ``progress(n)``: ``n`` more member-epochs
-    are done (called from the workers). Ctrl-C ends training cleanly: every member keeps its history so far and, as in ``fit``, its best weights.
+    are done (called from the workers). Ctrl-C ends training cleanly: every member keeps its history so far and,
+    as in ``fit``, its best weights.
     """
     return train_members([StackedMembers], configs, data, memory_budget=memory_budget, workers=workers,
                          progress=progress, augmentation=augmentation, model_fn=model_fn)
