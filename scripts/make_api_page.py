@@ -31,6 +31,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))   # make_exercise_index, beside this script
 import course_utils  # noqa: E402
+from generated_page import write_or_check  # noqa: E402
 from make_exercise_index import HEADING as EXERCISE_HEADING  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
@@ -465,13 +466,7 @@ def main() -> None:
     if args.missing_hints:
         print("\n".join(missing_hints()))
         return
-    text = page()
-    if args.check:
-        if not PAGE.exists() or PAGE.read_text() != text:
-            sys.exit(f"{PAGE.relative_to(ROOT)} is out of date: run python scripts/make_api_page.py")
-        return
-    PAGE.write_text(text)
-    print(f"wrote {PAGE.relative_to(ROOT)}")
+    write_or_check(PAGE, page(), args.check, ROOT)
 
 
 if __name__ == "__main__":

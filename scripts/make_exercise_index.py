@@ -12,10 +12,11 @@ Every exercise starts with a markdown heading of one form,
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
 import nbformat
+
+from generated_page import write_or_check
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -74,13 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if book/exercises.md is out of date")
     args = parser.parse_args()
-    text = page(all_exercises())
-    if args.check:
-        if not PAGE.exists() or PAGE.read_text() != text:
-            sys.exit(f"{PAGE.relative_to(ROOT)} is out of date: run python scripts/make_exercise_index.py")
-        return
-    PAGE.write_text(text)
-    print(f"wrote {PAGE.relative_to(ROOT)}")
+    write_or_check(PAGE, page(all_exercises()), args.check, ROOT)
 
 
 if __name__ == "__main__":
