@@ -46,6 +46,8 @@ SAMPLE_SECONDS = 0.05
 BUDGET_SECONDS_PER_NOTEBOOK = 90
 BUDGET_MB_PER_NOTEBOOK = 1536
 BUDGET_SECONDS_TOTAL = 8 * 60
+# A code cell carrying this comment prints timings, which no later run reproduces: its output is not stored.
+VOLATILE = "# Timings vary from run to run: the stored notebook keeps no output of this cell."
 
 
 class CurrentInterpreterKernelSpecs(KernelSpecManager):
@@ -135,6 +137,13 @@ def expand(patterns):
     return paths
 
 
+def drop_volatile_outputs(notebook):
+    """Empty the outputs of the cells marked VOLATILE (their execution counts stay: they did run)."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and VOLATILE in cell.source:
+            cell.outputs = []
+
+
 def execute(path):
     """Run one notebook in place; return (seconds, peak bytes)."""
     notebook = nbformat.read(path, as_version=4)
@@ -155,6 +164,7 @@ def execute(path):
     finally:
         memory.stop()
     seconds = time.perf_counter() - start
+    drop_volatile_outputs(notebook)
     nbformat.write(notebook, path)
     return seconds, memory.peak_bytes
 

@@ -1,0 +1,51 @@
+"""Timings are the one output no later run reproduces: the cells that print them keep no stored output.
+
+A claim about speed is the exception: its verdict is compared and its numbers are masked (nbval_sanitize.cfg),
+and it stays stored because the claims ledger reads it.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _execute_notebooks():
+    spec = importlib.util.spec_from_file_location("execute_notebooks", ROOT / "scripts" / "execute_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+execute_notebooks = _execute_notebooks()
+VOLATILE = execute_notebooks.VOLATILE
+
+
+def code_cells(path: Path):
+    return [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_cells_that_time_themselves_are_marked_and_store_no_output(path):
+    for cell in code_cells(path):
+        if "time.perf_counter(" in cell.source and "cu.claim(" not in cell.source:
+            assert VOLATILE in cell.source, f"a cell that times itself lacks the mark:\n{cell.source[:200]}"
+        if VOLATILE in cell.source:
+            assert cell.outputs == [] and cell.execution_count is not None, cell.source[:200]
+            assert "NBVAL_IGNORE_OUTPUT" in cell.source, "nbval would compare its fresh output with none"
+
+
+def test_execution_drops_the_outputs_of_marked_cells_only():
+    printed = nbformat.v4.new_output("stream", text="1.23 ms\n")
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(f"# NBVAL_IGNORE_OUTPUT\n{VOLATILE}\nprint(t)", outputs=[printed],
+                                  execution_count=1),
+        nbformat.v4.new_code_cell("print(2)", outputs=[printed], execution_count=2)])
+    execute_notebooks.drop_volatile_outputs(notebook)
+    assert notebook.cells[0].outputs == [] and notebook.cells[0].execution_count == 1
+    assert notebook.cells[1].outputs == [printed]
