@@ -24,6 +24,7 @@ this time are kept); the instructor guide's agendas are built from it.
 import argparse
 import glob
 import json
+import re
 import sys
 import threading
 import time
@@ -48,6 +49,9 @@ BUDGET_MB_PER_NOTEBOOK = 1536
 BUDGET_SECONDS_TOTAL = 8 * 60
 # A code cell carrying this comment prints timings, which no later run reproduces: its output is not stored.
 VOLATILE = "# Timings vary from run to run: the stored notebook keeps no output of this cell."
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_REFERENCE = re.compile(r"IPY_MODEL_(\w+)")
 
 
 class CurrentInterpreterKernelSpecs(KernelSpecManager):
@@ -144,6 +148,30 @@ def drop_volatile_outputs(notebook):
             cell.outputs = []
 
 
+def stable_widget_ids(notebook):
+    """The notebook with its widgets' random model ids renamed in their order of appearance (outputs first, then
+    the models they reference), so that running it again does not rewrite its stored widget state."""
+    state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    order = []
+
+    def visit(model_id):
+        if model_id in state and model_id not in order:
+            order.append(model_id)
+            for reference in WIDGET_REFERENCE.findall(json.dumps(state[model_id], sort_keys=True)):
+                visit(reference)
+
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            visit(output.get("data", {}).get(WIDGET_VIEW, {}).get("model_id"))
+    for model_id in sorted(state, key=lambda m: WIDGET_REFERENCE.sub("", json.dumps(state[m], sort_keys=True))):
+        visit(model_id)   # models no output shows, in an order that does not depend on their ids
+    if not order:
+        return notebook
+    names = {model_id: f"widget{number:04d}" for number, model_id in enumerate(order)}
+    every_id = re.compile("|".join(re.escape(model_id) for model_id in order))   # one pass: no renaming chains
+    return nbformat.reads(every_id.sub(lambda found: names[found.group()], nbformat.writes(notebook)), as_version=4)
+
+
 def execute(path):
     """Run one notebook in place; return (seconds, peak bytes)."""
     notebook = nbformat.read(path, as_version=4)
@@ -165,7 +193,7 @@ def execute(path):
         memory.stop()
     seconds = time.perf_counter() - start
     drop_volatile_outputs(notebook)
-    nbformat.write(notebook, path)
+    nbformat.write(stable_widget_ids(notebook), path)
     return seconds, memory.peak_bytes
 
 

@@ -49,3 +49,28 @@ def test_execution_drops_the_outputs_of_marked_cells_only():
     execute_notebooks.drop_volatile_outputs(notebook)
     assert notebook.cells[0].outputs == [] and notebook.cells[0].execution_count == 1
     assert notebook.cells[1].outputs == [printed]
+
+
+def widget_notebook(slider: str, style: str):
+    """A notebook showing one slider whose style is a second model, with the given (random) model ids."""
+    state = {slider: {"model_name": "FloatSliderModel", "state": {"style": f"IPY_MODEL_{style}", "value": 1.0}},
+             style: {"model_name": "SliderStyleModel", "state": {"handle_color": None}}}
+    view = nbformat.v4.new_output("display_data", data={execute_notebooks.WIDGET_VIEW: {"model_id": slider}})
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("slider", outputs=[view], id="slider")])
+    notebook.metadata["widgets"] = {execute_notebooks.WIDGET_STATE: {"state": state}}
+    return notebook
+
+
+def test_widget_ids_are_named_in_order_of_appearance_whatever_the_run_drew():
+    first = execute_notebooks.stable_widget_ids(widget_notebook("a" * 32, "b" * 32))
+    again = execute_notebooks.stable_widget_ids(widget_notebook("9" * 32, "0" * 32))
+    assert nbformat.writes(first) == nbformat.writes(again)
+    state = first.metadata["widgets"][execute_notebooks.WIDGET_STATE]["state"]
+    assert state["widget0000"]["state"]["style"] == "IPY_MODEL_widget0001"   # the slider shown, then its style
+    assert first.cells[0].outputs[0].data[execute_notebooks.WIDGET_VIEW]["model_id"] == "widget0000"
+
+
+def test_stored_widget_ids_are_the_stable_ones():
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        assert nbformat.writes(execute_notebooks.stable_widget_ids(notebook)) == nbformat.writes(notebook), path.name
