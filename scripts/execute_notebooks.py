@@ -148,6 +148,21 @@ def drop_volatile_outputs(notebook):
             cell.outputs = []
 
 
+def merge_streams(notebook):
+    """Join each cell's consecutive outputs to the same stream: how the kernel split its printing depends on
+    when it flushed, which no later run reproduces."""
+    for cell in notebook.cells:
+        merged = []
+        for output in cell.get("outputs", []):
+            if (output.output_type == "stream" and merged and merged[-1].output_type == "stream"
+                    and merged[-1].name == output.name):
+                merged[-1].text += output.text
+            else:
+                merged.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = merged
+
+
 def stable_widget_ids(notebook):
     """The notebook with its widgets' random model ids renamed in their order of appearance (outputs first, then
     the models they reference), so that running it again does not rewrite its stored widget state."""
@@ -193,6 +208,7 @@ def execute(path):
         memory.stop()
     seconds = time.perf_counter() - start
     drop_volatile_outputs(notebook)
+    merge_streams(notebook)
     nbformat.write(stable_widget_ids(notebook), path)
     return seconds, memory.peak_bytes
 

@@ -74,3 +74,20 @@ def test_stored_widget_ids_are_the_stable_ones():
     for path in NOTEBOOKS:
         notebook = nbformat.read(path, as_version=4)
         assert nbformat.writes(execute_notebooks.stable_widget_ids(notebook)) == nbformat.writes(notebook), path.name
+
+
+def test_consecutive_prints_to_one_stream_are_stored_as_one_output():
+    def stream(name, text):
+        return nbformat.v4.new_output("stream", name=name, text=text)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("run()", outputs=[
+        stream("stdout", "a\n"), stream("stdout", "b\n"), stream("stderr", "warning\n"), stream("stdout", "c\n")])])
+    execute_notebooks.merge_streams(notebook)
+    assert [(o.name, o.text) for o in notebook.cells[0].outputs] == [
+        ("stdout", "a\nb\n"), ("stderr", "warning\n"), ("stdout", "c\n")]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_streams_are_merged(path):
+    for cell in code_cells(path):
+        kinds = [(o.output_type, o.get("name")) for o in cell.outputs]
+        assert all(a != b or a[0] != "stream" for a, b in zip(kinds, kinds[1:])), cell.source[:200]
