@@ -187,9 +187,19 @@ def stable_widget_ids(notebook):
     return nbformat.reads(every_id.sub(lambda found: names[found.group()], nbformat.writes(notebook)), as_version=4)
 
 
+def changed_cells(stored, fresh):
+    """Execution counts (the n of In [n]) of the code cells whose fresh outputs differ from the stored ones.
+
+    After a change to the code, these are its effects. On a run of unchanged code, a cell listed here does not
+    reproduce its own outputs, unless it states a claim about speed (notebooks 03 and 06 have one each)."""
+    pairs = zip([c for c in stored.cells if c.cell_type == "code"], [c for c in fresh.cells if c.cell_type == "code"])
+    return [new.execution_count for old, new in pairs if old.outputs != new.outputs]
+
+
 def execute(path):
-    """Run one notebook in place; return (seconds, peak bytes)."""
+    """Run one notebook in place; return (seconds, peak bytes, numbers of the code cells whose outputs changed)."""
     notebook = nbformat.read(path, as_version=4)
+    stored = nbformat.read(path, as_version=4)
     memory = PeakMemory()
     client = NotebookClient(
         notebook,
@@ -209,8 +219,9 @@ def execute(path):
     seconds = time.perf_counter() - start
     drop_volatile_outputs(notebook)
     merge_streams(notebook)
-    nbformat.write(stable_widget_ids(notebook), path)
-    return seconds, memory.peak_bytes
+    notebook = stable_widget_ids(notebook)
+    nbformat.write(notebook, path)
+    return seconds, memory.peak_bytes, changed_cells(stored, notebook)
 
 
 def save_timings(json_path, name, seconds, megabytes):
@@ -234,12 +245,12 @@ def main(argv=None):
         return 0
 
     width = max(len("notebook"), *(len(str(p)) for p in paths))
-    print(f"{'notebook':<{width}}  {'seconds':>8}  {'peak MB':>8}", flush=True)
+    print(f"{'notebook':<{width}}  {'seconds':>8}  {'peak MB':>8}  outputs changed (In [n])", flush=True)
     total_seconds = 0.0
     over_budget = []
     for path in paths:
         try:
-            seconds, peak_bytes = execute(path)
+            seconds, peak_bytes, changed = execute(path)
         except (CellExecutionError, CellTimeoutError) as error:
             print(f"{str(path):<{width}}  FAILED; the notebook was not written\n\n{error}",
                   file=sys.stderr)
@@ -250,8 +261,8 @@ def main(argv=None):
             save_timings(args.timings_file, path.name, seconds, megabytes)
         over = seconds > BUDGET_SECONDS_PER_NOTEBOOK or megabytes > BUDGET_MB_PER_NOTEBOOK
         over_budget += [path.name] if over else []
-        print(f"{str(path):<{width}}  {seconds:8.1f}  {megabytes:8.0f}{'  OVER BUDGET' if over else ''}",
-              flush=True)
+        print(f"{str(path):<{width}}  {seconds:8.1f}  {megabytes:8.0f}  {', '.join(map(str, changed)) or 'none'}"
+              f"{'  OVER BUDGET' if over else ''}", flush=True)
     print(f"{'total':<{width}}  {total_seconds:8.1f}")
     print(f"budget: {BUDGET_SECONDS_PER_NOTEBOOK} s and {BUDGET_MB_PER_NOTEBOOK} MB per notebook, "
           f"{BUDGET_SECONDS_TOTAL} s in all: "

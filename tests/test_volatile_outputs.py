@@ -91,3 +91,13 @@ def test_stored_streams_are_merged(path):
     for cell in code_cells(path):
         kinds = [(o.output_type, o.get("name")) for o in cell.outputs]
         assert all(a != b or a[0] != "stream" for a, b in zip(kinds, kinds[1:])), cell.source[:200]
+
+
+def test_execution_lists_the_code_cells_whose_outputs_changed():
+    def notebook(*texts):
+        cells = [nbformat.v4.new_markdown_cell("prose")]
+        cells += [nbformat.v4.new_code_cell(f"print({n})", outputs=[nbformat.v4.new_output("stream", text=text)],
+                                            execution_count=n) for n, text in enumerate(texts, start=1)]
+        return nbformat.v4.new_notebook(cells=cells)
+    assert execute_notebooks.changed_cells(notebook("1", "2", "3"), notebook("1", "2", "3")) == []
+    assert execute_notebooks.changed_cells(notebook("1", "2", "3"), notebook("1", "two", "3")) == [2]
