@@ -54,6 +54,14 @@ def train_stacked(configs: Sequence[Config], data: Dataset | Sequence[Dataset], 
                          progress=progress, augmentation=augmentation, model_fn=model_fn)
 
 
+def _replace_random_layers(module: nn.Module, replacement: Callable[[str, nn.Module], nn.Module]) -> None:
+    """Put ``replacement(name, layer)`` in place of every dropout and noise layer of ``module`` (in module order)."""
+    for name, layer in list(module.named_modules()):
+        if isinstance(layer, (nn.Dropout, GaussianNoise)):
+            parent, _, child = name.rpartition(".")
+            setattr(module.get_submodule(parent), child, replacement(name, layer))
+
+
 class _Drawn(nn.Module):
     """Stands in for a dropout or noise layer in the template: applies each member's draw, made outside vmap."""
 
@@ -88,10 +96,7 @@ class StackedMembers(Members):
     def draws_globally(network: nn.Module, sample: torch.Tensor) -> bool:
         """Whether a layer other than dropout and noise (drawn per member outside vmap) draws in training."""
         probe = copy.deepcopy(network)
-        for name, module in list(probe.named_modules()):
-            if isinstance(module, (nn.Dropout, GaussianNoise)):
-                parent, _, child = name.rpartition(".")
-                setattr(probe.get_submodule(parent), child, nn.Identity())
+        _replace_random_layers(probe, lambda name, module: nn.Identity())
         with torch.random.fork_rng(), torch.no_grad():
             before = torch.get_rng_state()
             probe.train()(sample)
@@ -102,12 +107,12 @@ class StackedMembers(Members):
         self.draws: dict = {}
         self.template = stack_layers(copy.deepcopy(self.networks[0]))   # fast rules for conv layers
         self.sites = []   # (kind, each member's layer) of every dropout or noise layer, replaced by _Drawn
-        for name, module in list(self.template.named_modules()):
-            if isinstance(module, (nn.Dropout, GaussianNoise)):
-                layers = [dict(n.named_modules())[name] for n in self.networks]
-                self.sites.append(("dropout" if isinstance(module, nn.Dropout) else "noise", layers))
-                parent, _, child = name.rpartition(".")
-                setattr(self.template.get_submodule(parent), child, _Drawn(len(self.sites) - 1, self.draws))
+
+        def drawn(name: str, module: nn.Module) -> _Drawn:
+            layers = [dict(n.named_modules())[name] for n in self.networks]
+            self.sites.append(("dropout" if isinstance(module, nn.Dropout) else "noise", layers))
+            return _Drawn(len(self.sites) - 1, self.draws)
+        _replace_random_layers(self.template, drawn)
         self.shapes_drawn: dict[int, list] = {}   # batch size -> [(site, shape)] in the order the forward draws
         self.step_fn = vmap(self._member_outputs, randomness="different")
 
